@@ -1,0 +1,87 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "actors/command.hpp"
+#include "actors/model.hpp"
+
+namespace rapi {
+
+/// Settings of the agent logic that come from configuration.
+struct agent_settings {
+  std::string server_id = "recording-api";
+  /// `maxagentblackout` in milliseconds; 0 means no limit.
+  std::int64_t max_blackout_ms = 600'000;
+  /// At most this many metadata keys on one call or session.
+  std::size_t max_metadata_keys = 64;
+  /// How long completed recordings stay in memory so that a retroactive
+  /// blackout can still mark them.
+  std::int64_t recent_window_ms = 172'800'000;
+  std::size_t recent_max = 32;
+};
+
+/// The pure state logic of one agent: calls, recordings and blackout.
+///
+/// No actor system, no clock, no storage: every method takes `now`, so unit
+/// tests drive it with a fake clock. The actor applies each command to a copy
+/// of the live state and keeps the copy only once storage has accepted it.
+class agent_state {
+public:
+  agent_state(std::int64_t agent_id, const agent_settings& settings);
+
+  agent_live live;
+
+  /// Applies `cmd` received at `now`. Due blackout events (schedules and
+  /// the limit) are applied first, so the command sees the state as of now.
+  outcome apply(const command& cmd, timestamp now);
+
+  /// Applies blackout events that are due at `now` (timer ticks).
+  outcome advance(timestamp now);
+
+  /// The next time at which `advance` has something to do, if any.
+  std::optional<timestamp> next_deadline() const;
+
+  std::int64_t agent_id() const { return agent_id_; }
+
+private:
+  // -- helpers, each recording what it touched in `out_` --------------------
+  call* find_call(std::string_view key);
+  agent_error target_call(const command& cmd, bool may_label, call*& out);
+  recording* running(call& c, recording_kind k);
+  recording* running_screen(call** owner);
+  recording& start_recording(call* c, recording_kind k, timestamp now);
+  void stop_recording(recording& r, timestamp at, stop_reason why);
+  agent_error merge_into(metadata& target, const metadata& extra);
+  void sync_call_metadata(call& c);
+  void label_call(call& c, const std::string& cid);
+  void remove_call(const std::string& call_id, timestamp now);
+  void retire(recording r, timestamp now);
+  void touch(const recording& r);
+  void finish(outcome& out);
+
+  outcome on_record(const command& cmd, timestamp now);
+  outcome on_screen(const command& cmd, timestamp now);
+  outcome on_cti(const command& cmd, timestamp now);
+  outcome on_blackout(const command& cmd, timestamp now);
+  outcome on_remove(timestamp now);
+
+  void advance_blackout(timestamp now);
+  void begin_blackout(timestamp at);
+  void end_blackout(timestamp at);
+  template <class F>
+  void for_each_recording(F&& f);
+
+  std::int64_t agent_id_;
+  const agent_settings* settings_;
+  /// Ids touched by the command in progress, and which of them are new.
+  std::vector<std::string> touched_;
+  std::vector<std::string> created_;
+  /// Recordings that left the live state during the command in progress.
+  std::vector<recording> retired_;
+  bool changed_ = false;
+};
+
+} // namespace rapi

@@ -1,0 +1,95 @@
+#include "actors/agent_store.hpp"
+
+#include "actors/codec.hpp"
+#include "storage/keys.hpp"
+
+namespace rapi {
+
+void add_changes(write_batch& batch, std::int64_t agent_id,
+                 const agent_live& live, const outcome& out) {
+  if (out.state_changed)
+    batch.put(keys::live(agent_id), encode_live(live));
+  for (auto& ch : out.recordings) {
+    batch.put(keys::recording(ch.rec.id), render_recording(ch.rec));
+    if (ch.created) {
+      batch.put(keys::by_time(ch.rec.start, ch.rec.id), {});
+      batch.put(keys::by_agent(agent_id, ch.rec.start, ch.rec.id), {});
+    }
+  }
+}
+
+void add_removal(write_batch& batch, std::int64_t agent_id) {
+  batch.erase(keys::live(agent_id));
+  batch.erase(keys::profile(agent_id));
+}
+
+void add_profiles(write_batch& batch, const std::vector<agent_profile>& ps) {
+  for (auto& p : ps)
+    batch.put(keys::profile(p.id), encode_profile(p));
+}
+
+std::string check_layout(kv_store& store) {
+  storage_status st;
+  auto v = store.get(keys::layout, st);
+  if (!st.ok())
+    return "cannot read the layout version: " + st.message;
+  if (!v) {
+    bool empty = true;
+    store.scan("", "", [&](std::string_view, std::string_view) {
+      empty = false;
+      return false;
+    });
+    if (!empty)
+      return "the data folder holds keys but no layout version; refusing to "
+             "guess what wrote it";
+    write_batch b;
+    b.put(std::string(keys::layout), std::to_string(keys::layout_version));
+    auto ws = store.write(b);
+    return ws.ok() ? "" : "cannot write the layout version: " + ws.message;
+  }
+  auto n = parse_int(*v);
+  if (!n)
+    return "the layout version '" + *v + "' is unreadable";
+  if (*n > keys::layout_version)
+    return "the data folder uses storage layout " + std::to_string(*n)
+           + ", newer than this server's layout "
+           + std::to_string(keys::layout_version)
+           + "; upgrade the server (the data was left untouched)";
+  return "";
+}
+
+std::string load_agents(kv_store& store,
+                        const std::function<void(stored_agent&&)>& fn) {
+  std::string error;
+  // Profiles and live states are both ordered by the same hex id, so one
+  // pass over each, merged, restores every agent.
+  auto st = store.scan(
+    keys::profile_prefix, "", [&](std::string_view k, std::string_view v) {
+      stored_agent a;
+      json_value j;
+      json_parse_error perr;
+      std::string why;
+      if (!parse_json(v, j, perr) || !decode_profile(j, a.profile, why)) {
+        error = "stored profile " + std::string(k) + " is unreadable";
+        return false;
+      }
+      storage_status gs;
+      auto live = store.get(keys::live(a.profile.id), gs);
+      if (!gs.ok()) {
+        error = gs.message;
+        return false;
+      }
+      if (live && !decode_live(*live, a.live)) {
+        error = "stored live state of agent " + std::to_string(a.profile.id)
+                + " is unreadable";
+        return false;
+      }
+      fn(std::move(a));
+      return true;
+    });
+  if (!st.ok())
+    return st.message;
+  return error;
+}
+
+} // namespace rapi

@@ -1,0 +1,44 @@
+#pragma once
+
+/// JSON rendering of the domain model (responses and persisted values share
+/// one shape) and decoding of persisted values and provisioning bodies.
+
+#include <string>
+#include <string_view>
+
+#include "actors/model.hpp"
+#include "common/json_value.hpp"
+
+namespace rapi {
+
+// -- rendering --------------------------------------------------------------
+
+void append_metadata(std::string& out, const metadata& m);
+void append_recording(std::string& out, const recording& r);
+void append_call(std::string& out, const call& c);
+void append_blackout(std::string& out, const blackout_state& b);
+
+/// The agent object of `GET /api/Agent`, fields in the vendor's order.
+void append_agent(std::string& out, const agent_profile& p,
+                  const agent_live& live);
+
+std::string render_recording(const recording& r);
+std::string render_blackout(const blackout_state& b);
+
+// -- persisted values -------------------------------------------------------
+
+std::string encode_profile(const agent_profile& p);
+std::string encode_live(const agent_live& live);
+
+bool decode_live(std::string_view text, agent_live& out);
+bool decode_recording(const json_value& v, recording& out);
+bool decode_recording(std::string_view text, recording& out);
+
+/// Reads a provisioning object (`PUT /admin/agents...`) or a stored profile.
+/// Field names are case-insensitive; `AgentID`/`AgentId` is required unless
+/// `id_from_path` is non-zero, and must then agree with it. Returns false
+/// with a sentence naming the field at fault in `error`.
+bool decode_profile(const json_value& v, agent_profile& out, std::string& error,
+                    std::int64_t id_from_path = 0);
+
+} // namespace rapi

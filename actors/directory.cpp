@@ -1,0 +1,238 @@
+#include "actors/directory.hpp"
+
+#include <unordered_set>
+
+#include "common/json_value.hpp"
+
+namespace rapi {
+
+std::optional<id_kind> parse_id_kind(std::string_view s) {
+  if (iequals(s, "Id") || iequals(s, "AgentId"))
+    return id_kind::id;
+  if (iequals(s, "Phone") || iequals(s, "AgentPhone"))
+    return id_kind::phone;
+  if (iequals(s, "CrmUsername"))
+    return id_kind::crm_username;
+  if (iequals(s, "SystemUsername"))
+    return id_kind::system_username;
+  if (iequals(s, "Username"))
+    return id_kind::username;
+  return std::nullopt;
+}
+
+const char* to_string(id_kind k) {
+  switch (k) {
+    case id_kind::id:
+      return "Id";
+    case id_kind::phone:
+      return "Phone";
+    case id_kind::crm_username:
+      return "CrmUsername";
+    case id_kind::system_username:
+      return "SystemUsername";
+    case id_kind::username:
+      return "Username";
+  }
+  return "";
+}
+
+std::string index_key(id_kind k, std::string_view value) {
+  switch (k) {
+    case id_kind::id: {
+      auto n = parse_int(value);
+      if (!n || *n <= 0)
+        return {};
+      return "i" + std::to_string(*n);
+    }
+    case id_kind::phone:
+      return value.empty() ? std::string{} : "p" + std::string(value);
+    case id_kind::crm_username:
+      return value.empty() ? std::string{} : "c" + to_lower(value);
+    case id_kind::system_username:
+      return value.empty() ? std::string{} : "s" + to_lower(value);
+    case id_kind::username:
+      return value.empty() ? std::string{} : "u" + to_lower(value);
+  }
+  return {};
+}
+
+std::vector<std::string> identity_keys(const agent_profile& p) {
+  std::vector<std::string> keys;
+  keys.push_back("i" + std::to_string(p.id));
+  auto add = [&](id_kind k, const std::string& v) {
+    if (!v.empty())
+      keys.push_back(index_key(k, v));
+  };
+  add(id_kind::phone, p.phone);
+  add(id_kind::crm_username, p.crm_username);
+  add(id_kind::system_username, p.system_username);
+  add(id_kind::username, p.username);
+  return keys;
+}
+
+namespace {
+
+/// Names an index key for a conflict message.
+std::string describe_key(const std::string& key, const agent_profile& p) {
+  switch (key[0]) {
+    case 'p':
+      return "AgentPhone '" + p.phone + "'";
+    case 'c':
+      return "CrmUsername '" + p.crm_username + "'";
+    case 's':
+      return "SystemUsername '" + p.system_username + "'";
+    case 'u':
+      return "Username '" + p.username + "'";
+    default:
+      return "AgentID " + std::to_string(p.id);
+  }
+}
+
+} // namespace
+
+directory::directory() = default;
+
+directory::shard& directory::shard_for(const std::string& key) const {
+  return shards_[std::hash<std::string>{}(key) % shard_count];
+}
+
+agent_entry_ptr directory::lookup(const std::string& key) const {
+  auto& s = shard_for(key);
+  std::shared_lock<std::shared_mutex> guard{s.mtx};
+  auto it = s.map.find(key);
+  return it == s.map.end() ? nullptr : it->second;
+}
+
+agent_entry_ptr directory::find(id_kind k, std::string_view value) const {
+  auto key = index_key(k, value);
+  if (key.empty())
+    return nullptr;
+  return lookup(key);
+}
+
+agent_entry_ptr directory::find_id(std::int64_t id) const {
+  return lookup("i" + std::to_string(id));
+}
+
+std::vector<agent_entry_ptr> directory::all() const {
+  std::shared_lock<std::shared_mutex> guard{order_mtx_};
+  std::vector<agent_entry_ptr> out;
+  out.reserve(by_id_.size());
+  for (auto& [id, e] : by_id_)
+    out.push_back(e);
+  return out;
+}
+
+std::size_t directory::size() const {
+  std::shared_lock<std::shared_mutex> guard{order_mtx_};
+  return by_id_.size();
+}
+
+void directory::index_profile(const agent_profile& p, const agent_entry_ptr& e) {
+  for (auto& key : identity_keys(p)) {
+    auto& s = shard_for(key);
+    std::unique_lock<std::shared_mutex> guard{s.mtx};
+    s.map[key] = e;
+  }
+}
+
+void directory::unindex_profile(const agent_profile& p, std::int64_t id) {
+  for (auto& key : identity_keys(p)) {
+    auto& s = shard_for(key);
+    std::unique_lock<std::shared_mutex> guard{s.mtx};
+    auto it = s.map.find(key);
+    if (it != s.map.end() && it->second->id() == id)
+      s.map.erase(it);
+  }
+}
+
+directory::provision_result directory::provision(
+  const std::vector<agent_profile>& profiles,
+  const std::function<std::string(const std::vector<agent_profile>&)>& persist,
+  const std::function<void(const agent_entry_ptr&)>& spawn) {
+  provision_result res;
+  std::lock_guard<std::mutex> guard{provision_mtx_};
+  // Who owns each key once the batch is applied: batch members first.
+  std::unordered_map<std::string, const agent_profile*> claimed;
+  std::unordered_set<std::int64_t> in_batch;
+  for (auto& p : profiles) {
+    if (!in_batch.insert(p.id).second) {
+      res.conflict = "AgentID " + std::to_string(p.id)
+                     + " appears more than once in the request";
+      return res;
+    }
+  }
+  for (auto& p : profiles) {
+    for (auto& key : identity_keys(p)) {
+      auto [it, fresh] = claimed.emplace(key, &p);
+      if (!fresh) {
+        res.conflict = describe_key(key, p) + " is given to both AgentID "
+                       + std::to_string(it->second->id) + " and AgentID "
+                       + std::to_string(p.id);
+        return res;
+      }
+      auto owner = lookup(key);
+      if (owner && owner->id() != p.id && in_batch.count(owner->id()) == 0) {
+        res.conflict = describe_key(key, p) + " already belongs to AgentID "
+                       + std::to_string(owner->id());
+        return res;
+      }
+      // An owner inside the batch gives the key up only if its new profile
+      // no longer has it; `claimed` catches the case where it keeps it.
+    }
+  }
+  if (auto err = persist(profiles); !err.empty()) {
+    res.storage_error = err;
+    return res;
+  }
+  // Two passes, so that identifiers may move between agents of one batch.
+  std::vector<agent_entry_ptr> entries;
+  entries.reserve(profiles.size());
+  for (auto& p : profiles) {
+    auto e = find_id(p.id);
+    if (e) {
+      if (auto old = e->profile())
+        unindex_profile(*old, p.id);
+      res.updated.push_back(e);
+    }
+    entries.push_back(e);
+  }
+  for (std::size_t i = 0; i < profiles.size(); ++i) {
+    auto& p = profiles[i];
+    auto& e = entries[i];
+    auto prof = std::make_shared<const agent_profile>(p);
+    if (!e) {
+      e = std::make_shared<agent_entry>(p.id);
+      e->set_profile(prof);
+      e->set_live(std::make_shared<const agent_live>());
+      spawn(e);
+      res.created.push_back(e);
+      std::unique_lock<std::shared_mutex> order{order_mtx_};
+      by_id_[p.id] = e;
+    } else {
+      e->set_profile(prof);
+    }
+    index_profile(p, e);
+  }
+  return res;
+}
+
+void directory::unindex(std::int64_t id) {
+  std::lock_guard<std::mutex> guard{provision_mtx_};
+  auto e = find_id(id);
+  if (!e)
+    return;
+  if (auto p = e->profile())
+    unindex_profile(*p, id);
+  std::unique_lock<std::shared_mutex> order{order_mtx_};
+  by_id_.erase(id);
+}
+
+void directory::restore(const agent_entry_ptr& entry) {
+  if (auto p = entry->profile())
+    index_profile(*p, entry);
+  std::unique_lock<std::shared_mutex> order{order_mtx_};
+  by_id_[entry->id()] = entry;
+}
+
+} // namespace rapi

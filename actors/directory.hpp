@@ -1,0 +1,134 @@
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "actors/model.hpp"
+
+namespace rapi {
+
+/// The kinds of identifier an integration may name an agent by.
+enum class id_kind : std::uint8_t { id, phone, crm_username, system_username,
+                                    username };
+
+/// Parses an `AgentIdentifier` (case-insensitive, with the aliases `AgentId`,
+/// `AgentID` and `AgentPhone`).
+std::optional<id_kind> parse_id_kind(std::string_view s);
+const char* to_string(id_kind k);
+
+/// The index key for `value` of kind `k`, normalised as matching requires:
+/// ids numerically, usernames case-insensitively, phones exactly. Empty
+/// when the value cannot match anything (a non-numeric Id).
+std::string index_key(id_kind k, std::string_view value);
+
+/// One agent as the rest of the server sees it: the owning actor plus the
+/// last published profile and live state. Readers (`GET /api/Agent`,
+/// GetAll) take the snapshots without a message round trip; only the
+/// owning actor publishes `live`, only provisioning publishes `profile`.
+class agent_entry {
+public:
+  explicit agent_entry(std::int64_t id) : id_(id) {}
+
+  std::int64_t id() const { return id_; }
+
+  std::shared_ptr<const agent_profile> profile() const {
+    return std::atomic_load(&profile_);
+  }
+  void set_profile(std::shared_ptr<const agent_profile> p) {
+    std::atomic_store(&profile_, std::move(p));
+  }
+  std::shared_ptr<const agent_live> live() const {
+    return std::atomic_load(&live_);
+  }
+  void set_live(std::shared_ptr<const agent_live> l) {
+    std::atomic_store(&live_, std::move(l));
+  }
+
+  /// Set once the agent is deleted; its actor answers 404 from then on.
+  std::atomic<bool> removed{false};
+
+  /// The owning actor, type-erased so this header needs no CAF.
+  std::shared_ptr<void> actor;
+
+private:
+  const std::int64_t id_;
+  std::shared_ptr<const agent_profile> profile_;
+  std::shared_ptr<const agent_live> live_;
+};
+
+using agent_entry_ptr = std::shared_ptr<agent_entry>;
+
+/// Maps every identifier of every agent to its entry.
+///
+/// Lookups are on the hot path: the index is split into shards, each behind
+/// its own reader-writer lock, so concurrent requests never contend on one
+/// lock. Provisioning is rare and serialised by one mutex, which also makes
+/// the uniqueness check and the index update one atomic step.
+class directory {
+public:
+  directory();
+
+  agent_entry_ptr find(id_kind k, std::string_view value) const;
+  agent_entry_ptr find_id(std::int64_t id) const;
+
+  /// Every agent, ordered by AgentID.
+  std::vector<agent_entry_ptr> all() const;
+  std::size_t size() const;
+
+  struct provision_result {
+    /// Non-empty: a uniqueness conflict (409) or storage failure (500).
+    std::string conflict;
+    std::string storage_error;
+    std::vector<agent_entry_ptr> created;
+    std::vector<agent_entry_ptr> updated;
+  };
+
+  /// Creates or updates `profiles` as one atomic step: checks that every
+  /// identifier stays unique, calls `persist` (which must make the profiles
+  /// durable, returning an error sentence or ""), then publishes them and
+  /// calls `spawn` for each new entry before it becomes visible.
+  provision_result
+  provision(const std::vector<agent_profile>& profiles,
+            const std::function<std::string(const std::vector<agent_profile>&)>&
+              persist,
+            const std::function<void(const agent_entry_ptr&)>& spawn);
+
+  /// Drops `id` from every index (after its actor removed it).
+  void unindex(std::int64_t id);
+
+  /// Adds a restored agent without checks (start-up only).
+  void restore(const agent_entry_ptr& entry);
+
+private:
+  static constexpr std::size_t shard_count = 64;
+  struct shard {
+    mutable std::shared_mutex mtx;
+    std::unordered_map<std::string, agent_entry_ptr> map;
+  };
+
+  shard& shard_for(const std::string& key) const;
+  agent_entry_ptr lookup(const std::string& key) const;
+  void index_profile(const agent_profile& p, const agent_entry_ptr& e);
+  void unindex_profile(const agent_profile& p, std::int64_t id);
+
+  mutable std::array<shard, shard_count> shards_;
+  std::mutex provision_mtx_;
+  mutable std::shared_mutex order_mtx_;
+  std::map<std::int64_t, agent_entry_ptr> by_id_;
+};
+
+/// The identifier keys a profile occupies.
+std::vector<std::string> identity_keys(const agent_profile& p);
+
+} // namespace rapi

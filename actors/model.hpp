@@ -1,0 +1,139 @@
+#pragma once
+
+/// The domain model: plain values an agent actor owns and persists.
+/// Nothing here knows about CAF, HTTP or RocksDB.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/time_util.hpp"
+
+namespace rapi {
+
+/// Metadata keeps the order in which keys first arrived (the vendor's own
+/// samples list `ani`, `dnis`, `calldirection`, then user fields).
+using metadata = std::vector<std::pair<std::string, std::string>>;
+
+/// Sets `key` to `value`, appending new keys at the end.
+void merge_metadata(metadata& into, const metadata& from);
+
+// -- agents -----------------------------------------------------------------
+
+/// The provisioned identity of an agent. Empty strings and empty optionals
+/// are "not set" and render as JSON null.
+struct agent_profile {
+  std::int64_t id = 0;
+  std::optional<std::int64_t> business_unit;
+  std::string phone;
+  std::string system_username;
+  std::string crm_username;
+  std::string username;
+  std::optional<std::int64_t> device_id;
+  std::string device_alias;
+
+  bool operator==(const agent_profile& other) const;
+};
+
+// -- recordings -------------------------------------------------------------
+
+enum class recording_kind : std::uint8_t { audio, duplicate, screen };
+enum class recording_state : std::uint8_t { recording, completed };
+enum class stop_reason : std::uint8_t { none, api, call_ended, agent_removed };
+
+const char* to_string(recording_kind k);
+const char* to_string(recording_state s);
+const char* to_string(stop_reason r);
+std::optional<recording_kind> parse_recording_kind(std::string_view s);
+std::optional<stop_reason> parse_stop_reason(std::string_view s);
+
+/// A part of a recording that must be redacted; `stop` is empty while the
+/// blackout still runs.
+struct interval {
+  timestamp start = 0;
+  std::optional<timestamp> stop;
+
+  bool operator==(const interval& o) const {
+    return start == o.start && stop == o.stop;
+  }
+};
+
+struct recording {
+  std::string id;
+  recording_kind kind = recording_kind::audio;
+  recording_state state = recording_state::recording;
+  std::int64_t agent_id = 0;
+  std::string call_instance;   ///< empty for a desktop-only screen session
+  std::string call_identifier; ///< empty when the call has none
+  timestamp start = 0;
+  std::optional<timestamp> stop;
+  stop_reason reason = stop_reason::none;
+  metadata meta;
+  std::vector<interval> blackouts;
+  std::string server_id;
+
+  bool running() const { return state == recording_state::recording; }
+};
+
+// -- calls ------------------------------------------------------------------
+
+enum class call_state : std::uint8_t { on_call, on_hold, parked };
+
+const char* to_string(call_state s);
+std::optional<call_state> parse_call_state(std::string_view s);
+
+struct call {
+  std::string call_id;         ///< the telephony id, shown as CallInstance
+  std::string call_identifier; ///< the integration's label, may be empty
+  call_state state = call_state::on_call;
+  timestamp start = 0;
+  metadata meta;
+  /// Recordings of this call, running and completed, oldest first.
+  std::vector<recording> recordings;
+
+  /// True when `key` names this call (CallIdentifier or CallId).
+  bool named(std::string_view key) const {
+    return (!call_identifier.empty() && call_identifier == key)
+           || call_id == key;
+  }
+};
+
+// -- blackouts --------------------------------------------------------------
+
+/// The agent's blackout: at most one running or scheduled at a time. The
+/// whole value travels in cluster messages, so it is self-contained.
+struct blackout_state {
+  bool active = false;
+  /// Start of the running blackout, or of the last one.
+  std::optional<timestamp> start;
+  /// Stop of the last blackout (empty while one runs).
+  std::optional<timestamp> stop;
+  /// A start armed for the future.
+  std::optional<timestamp> scheduled_start;
+  /// A stop armed for the future.
+  std::optional<timestamp> scheduled_stop;
+  /// The server id where the last change was made.
+  std::string origin;
+
+  bool operator==(const blackout_state& o) const;
+};
+
+// -- the agent actor's state ------------------------------------------------
+
+/// Everything an agent actor owns apart from its profile.
+struct agent_live {
+  std::optional<call> active_call;
+  std::vector<call> inactive_calls;
+  /// A screen recording started while the agent was on no call.
+  std::optional<recording> desktop_session;
+  blackout_state blackout;
+  /// Recently completed recordings no longer on a live call, kept so that a
+  /// retroactive blackout start or stop can still correct their intervals.
+  /// Persisted, never rendered in the agent object.
+  std::vector<recording> recent;
+};
+
+} // namespace rapi

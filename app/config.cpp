@@ -1,0 +1,290 @@
+#include "app/config.hpp"
+
+#include <fstream>
+#include <sstream>
+
+#include "common/json_value.hpp"
+
+namespace rapi {
+
+const char* usage() {
+  return "usage: recording-api [options]\n"
+         "\n"
+         "  --config FILE      JSON configuration (docs/configuration.md)\n"
+         "  --port N           API port (default 8080; 0 = pick a free one)\n"
+         "  --admin-port N     admin port on 127.0.0.1 (default 8081; 0 = "
+         "free)\n"
+         "  --bind ADDR        API listen address (default 0.0.0.0)\n"
+         "  --data-dir DIR     RocksDB folder (default ./data)\n"
+         "  --agents FILE      agents to provision at start (JSON array)\n"
+         "  --help             this text\n"
+         "\n"
+         "On start one line per listener gives its real address and port.\n"
+         "SIGINT/SIGTERM stop it cleanly.\n";
+}
+
+namespace {
+
+bool read_file(const std::string& path, std::string& out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return false;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  out = ss.str();
+  return true;
+}
+
+std::string dir_of(const std::string& path) {
+  auto pos = path.rfind('/');
+  return pos == std::string::npos ? "." : path.substr(0, pos);
+}
+
+std::string resolve(const std::string& base, const std::string& p) {
+  if (p.empty() || p[0] == '/' || base == ".")
+    return p;
+  return base + "/" + p;
+}
+
+/// Reads typed values out of a config object, naming the key at fault.
+struct reader {
+  std::string& error;
+
+  bool integer(const json_value& v, const std::string& key, std::int64_t lo,
+               std::int64_t hi, std::int64_t& out) {
+    auto n = v.is_number() ? parse_signed_int(v.text) : std::nullopt;
+    if (!n || *n < lo || *n > hi) {
+      error = "configuration key '" + key + "' must be an integer from "
+              + std::to_string(lo) + " to " + std::to_string(hi);
+      return false;
+    }
+    out = *n;
+    return true;
+  }
+  template <class T>
+  bool integer(const json_value& v, const std::string& key, std::int64_t lo,
+               std::int64_t hi, T& out) {
+    std::int64_t n = 0;
+    if (!integer(v, key, lo, hi, n))
+      return false;
+    out = static_cast<T>(n);
+    return true;
+  }
+  bool text(const json_value& v, const std::string& key, std::string& out) {
+    if (!v.is_string()) {
+      error = "configuration key '" + key + "' must be a string";
+      return false;
+    }
+    out = v.text;
+    return true;
+  }
+  bool boolean(const json_value& v, const std::string& key, bool& out) {
+    if (v.type != json_value::kind::boolean) {
+      error = "configuration key '" + key + "' must be true or false";
+      return false;
+    }
+    out = v.boolean;
+    return true;
+  }
+  bool unknown(const std::string& key) {
+    error = "unknown configuration key '" + key + "'";
+    return false;
+  }
+  bool object(const json_value& v, const std::string& key) {
+    if (!v.is_object()) {
+      error = "configuration key '" + key + "' must be an object";
+      return false;
+    }
+    return true;
+  }
+};
+
+bool apply_file(const json_value& root, const std::string& base,
+                server_config& cfg, std::string& error) {
+  reader r{error};
+  if (!r.object(root, "(root)"))
+    return false;
+  for (auto& [section, v] : root.members) {
+    if (section == "agents_file") {
+      if (!r.text(v, section, cfg.agents_file))
+        return false;
+      cfg.agents_file = resolve(base, cfg.agents_file);
+      continue;
+    }
+    if (!r.object(v, section))
+      return false;
+    for (auto& [name, val] : v.members) {
+      auto key = section + "." + name;
+      bool ok = true;
+      if (section == "server") {
+        if (name == "id")
+          ok = r.text(val, key, cfg.server_id);
+        else if (name == "bind")
+          ok = r.text(val, key, cfg.http.bind);
+        else if (name == "port")
+          ok = r.integer(val, key, 0, 65535, cfg.http.port);
+        else if (name == "threads")
+          ok = r.integer(val, key, 1, 64, cfg.http.threads);
+        else if (name == "query_threads")
+          ok = r.integer(val, key, 1, 64, cfg.http.query_threads);
+        else if (name == "actor_threads")
+          ok = r.integer(val, key, 1, 64, cfg.actor_threads);
+        else if (name == "time_zone")
+          ok = r.text(val, key, cfg.time_zone);
+        else
+          ok = r.unknown(key);
+      } else if (section == "admin") {
+        if (name == "bind")
+          ok = r.text(val, key, cfg.http.admin_bind);
+        else if (name == "port")
+          ok = r.integer(val, key, 0, 65535, cfg.http.admin_port);
+        else
+          ok = r.unknown(key);
+      } else if (section == "storage") {
+        if (name == "data_dir") {
+          ok = r.text(val, key, cfg.data_dir);
+          cfg.data_dir = resolve(base, cfg.data_dir);
+        } else if (name == "sync") {
+          ok = r.boolean(val, key, cfg.storage_sync);
+        } else {
+          ok = r.unknown(key);
+        }
+      } else if (section == "blackout") {
+        if (name == "maxagentblackout")
+          ok = r.integer(val, key, 0, 31'536'000, cfg.max_agent_blackout_s);
+        else
+          ok = r.unknown(key);
+      } else if (section == "limits") {
+        if (name == "max_body_bytes")
+          ok = r.integer(val, key, 1024, 1 << 30, cfg.http.max_body_bytes);
+        else if (name == "admin_max_body_bytes")
+          ok = r.integer(val, key, 1024, 1LL << 32,
+                         cfg.http.admin_max_body_bytes);
+        else if (name == "max_bulk_agents")
+          ok = r.integer(val, key, 1, 10'000'000, cfg.max_bulk_agents);
+        else if (name == "metadata_max_keys")
+          ok = r.integer(val, key, 1, 4096, cfg.limits.max_metadata_keys);
+        else if (name == "metadata_key_bytes")
+          ok = r.integer(val, key, 1, 4096, cfg.limits.max_metadata_key_bytes);
+        else if (name == "metadata_value_bytes")
+          ok = r.integer(val, key, 1, 1 << 20,
+                         cfg.limits.max_metadata_value_bytes);
+        else
+          ok = r.unknown(key);
+      } else if (section == "metadata") {
+        if (name == "fields") {
+          if (!val.is_array()) {
+            error = "configuration key '" + key
+                    + "' must be an array of strings";
+            return false;
+          }
+          cfg.limits.metadata_fields.clear();
+          for (auto& f : val.items) {
+            std::string s;
+            if (!r.text(f, key, s))
+              return false;
+            cfg.limits.metadata_fields.push_back(s);
+          }
+        } else {
+          ok = r.unknown(key);
+        }
+      } else {
+        return r.unknown(section);
+      }
+      if (!ok)
+        return false;
+    }
+  }
+  return true;
+}
+
+} // namespace
+
+bool load_config(int argc, char** argv, server_config& cfg, bool& help,
+                 std::string& error) {
+  help = false;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  // --config first, so that flags override the file wherever they stand.
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--help" || args[i] == "-h") {
+      help = true;
+      return true;
+    }
+    if (args[i] == "--config") {
+      if (i + 1 >= args.size()) {
+        error = "--config needs a file name";
+        return false;
+      }
+      const auto& path = args[i + 1];
+      std::string text;
+      if (!read_file(path, text)) {
+        error = "cannot read the configuration file '" + path + "'";
+        return false;
+      }
+      json_value root;
+      json_parse_error perr;
+      if (!parse_json(text, root, perr)) {
+        error = "the configuration file '" + path
+                + "' is not valid JSON: " + perr.message;
+        return false;
+      }
+      if (!apply_file(root, dir_of(path), cfg, error)) {
+        error = path + ": " + error;
+        return false;
+      }
+    }
+  }
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const auto& a = args[i];
+    auto value = [&](std::string& out) {
+      if (i + 1 >= args.size()) {
+        error = a + " needs a value";
+        return false;
+      }
+      out = args[++i];
+      return true;
+    };
+    auto port = [&](std::uint16_t& out) {
+      std::string v;
+      if (!value(v))
+        return false;
+      auto n = parse_int(v);
+      if (!n || *n > 65535) {
+        error = a + " must be a port number from 0 to 65535, not '" + v + "'";
+        return false;
+      }
+      out = static_cast<std::uint16_t>(*n);
+      return true;
+    };
+    std::string ignored;
+    bool ok;
+    if (a == "--config")
+      ok = value(ignored);
+    else if (a == "--port")
+      ok = port(cfg.http.port);
+    else if (a == "--admin-port")
+      ok = port(cfg.http.admin_port);
+    else if (a == "--bind")
+      ok = value(cfg.http.bind);
+    else if (a == "--data-dir")
+      ok = value(cfg.data_dir);
+    else if (a == "--agents")
+      ok = value(cfg.agents_file);
+    else {
+      error = "unknown option '" + a + "' (see --help)";
+      return false;
+    }
+    if (!ok)
+      return false;
+  }
+  auto zone = time_zone::parse(cfg.time_zone);
+  if (!zone) {
+    error = "configuration key 'server.time_zone': '" + cfg.time_zone
+            + "' is not UTC, a fixed offset or a known IANA zone";
+    return false;
+  }
+  cfg.limits.zone = *zone;
+  return true;
+}
+
+} // namespace rapi

@@ -1,0 +1,36 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "actors/agent_state.hpp"
+#include "http/params.hpp"
+#include "http/server.hpp"
+
+namespace rapi {
+
+/// The effective configuration: defaults, then the config file, then flags.
+/// Every key is documented in docs/configuration.md.
+struct server_config {
+  http_settings http;
+  std::string server_id; ///< empty → "<host name>:<API port>"
+  std::string data_dir = "data";
+  bool storage_sync = false;
+  std::string agents_file;
+  std::int64_t max_agent_blackout_s = 600;
+  std::size_t actor_threads = 2;
+  std::size_t max_bulk_agents = 1'000'000;
+  param_limits limits;
+  std::string time_zone = "UTC";
+};
+
+/// Parses the command line into `cfg` (reading `--config` first). Returns
+/// false with a message in `error`; sets `help` for `--help`.
+bool load_config(int argc, char** argv, server_config& cfg, bool& help,
+                 std::string& error);
+
+/// The `--help` text.
+const char* usage();
+
+} // namespace rapi

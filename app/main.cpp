@@ -1,0 +1,269 @@
+/// recording-api: wiring only. Creates the modules in order (storage,
+/// actors, HTTP), waits for SIGINT/SIGTERM, and stops them in reverse.
+
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <caf/all.hpp>
+
+#include "actors/agent_actor.hpp"
+#include "actors/agent_store.hpp"
+#include "actors/codec.hpp"
+#include "app/config.hpp"
+#include "http/handlers.hpp"
+#include "http/server.hpp"
+#include "storage/keys.hpp"
+
+namespace {
+
+using namespace rapi;
+
+timestamp wall_clock_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+bool make_dirs(const std::string& path) {
+  std::string cur;
+  std::stringstream ss(path);
+  std::string part;
+  if (!path.empty() && path[0] == '/')
+    cur = "/";
+  while (std::getline(ss, part, '/')) {
+    if (part.empty())
+      continue;
+    cur += part + "/";
+    if (::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST)
+      return false;
+  }
+  return true;
+}
+
+/// Reads the agents file: a JSON array of agent objects.
+bool read_agents_file(const std::string& path,
+                      std::vector<agent_profile>& out, std::string& error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = "cannot read the agents file '" + path + "'";
+    return false;
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  json_value root;
+  json_parse_error perr;
+  if (!parse_json(ss.str(), root, perr)) {
+    error = "the agents file '" + path + "' is not valid JSON: " + perr.message;
+    return false;
+  }
+  if (!root.is_array()) {
+    error = "the agents file '" + path + "' must hold a JSON array of agents";
+    return false;
+  }
+  for (std::size_t i = 0; i < root.items.size(); ++i) {
+    agent_profile p;
+    std::string why;
+    if (!decode_profile(root.items[i], p, why)) {
+      error = "the agents file '" + path + "', agent " + std::to_string(i)
+              + ": " + why;
+      return false;
+    }
+    out.push_back(std::move(p));
+  }
+  return true;
+}
+
+std::string host_name() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof(buf) - 1) != 0)
+    return "recording-api";
+  return buf;
+}
+
+int run(const server_config& cfg) {
+  // Signals are taken by sigwait below, never by a worker thread.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  // -- storage --------------------------------------------------------------
+  if (!make_dirs(cfg.data_dir)) {
+    std::cerr << "recording-api: cannot create the data folder '"
+              << cfg.data_dir << "'\n";
+    return 1;
+  }
+  std::string error;
+  rocksdb_options ropts;
+  ropts.sync = cfg.storage_sync;
+  auto store = open_rocksdb(cfg.data_dir, ropts, error);
+  if (!store) {
+    std::cerr << "recording-api: " << error << "\n";
+    return 1;
+  }
+  if (auto err = check_layout(*store); !err.empty()) {
+    std::cerr << "recording-api: " << cfg.data_dir << ": " << err << "\n";
+    return 1;
+  }
+  std::vector<agent_profile> file_agents;
+  if (!cfg.agents_file.empty()
+      && !read_agents_file(cfg.agents_file, file_agents, error)) {
+    std::cerr << "recording-api: " << error << "\n";
+    return 1;
+  }
+
+  // -- HTTP (constructed first: its io_context outlives the actors) ---------
+  http_server server{cfg.http};
+
+  // -- actors ---------------------------------------------------------------
+  caf::actor_system_config caf_cfg;
+  caf_cfg.set("scheduler.max-threads", cfg.actor_threads);
+  caf::actor_system sys{caf_cfg};
+
+  directory dir;
+  agent_services svc;
+  svc.store = store.get();
+  svc.dir = &dir;
+  svc.now = wall_clock_ms;
+  svc.settings.max_blackout_ms = cfg.max_agent_blackout_s * 1000;
+  svc.settings.max_metadata_keys = cfg.limits.max_metadata_keys;
+  // The server id needs the real port; it is set once the listener is bound
+  // but before any agent actor runs a command (recovery below reads none).
+  std::string server_id = cfg.server_id;
+
+  handler_services hs;
+  hs.dir = &dir;
+  hs.store = store.get();
+  hs.limits = cfg.limits;
+  hs.max_bulk_agents = cfg.max_bulk_agents;
+  hs.now = wall_clock_ms;
+  hs.send = [](const agent_entry& e, command cmd,
+               std::function<void(agent_error, std::string)> respond) {
+    send_to_agent(e, agent_request{std::move(cmd),
+                                   [respond = std::move(respond)](
+                                     agent_reply r) {
+                                     respond(std::move(r.error),
+                                             std::move(r.body));
+                                   }});
+  };
+  hs.spawn = [&sys, &svc](const agent_entry_ptr& e) {
+    spawn_agent(sys, e, agent_live{}, &svc);
+  };
+  hs.offload = [&server](std::function<void()> fn) {
+    server.offload(std::move(fn));
+  };
+
+  auto restore_start = std::chrono::steady_clock::now();
+  std::size_t restored = 0;
+  // Recovery spawns actors whose restored timers may fire at once; they need
+  // the server id, so bind first when it is derived from the port.
+  handlers h{hs};
+  try {
+    server.start(h);
+  } catch (const std::exception& e) {
+    std::cerr << "recording-api: " << e.what() << "\n";
+    return 1;
+  }
+  if (server_id.empty())
+    server_id = host_name() + ":" + std::to_string(server.api_port());
+  svc.settings.server_id = server_id;
+  const_cast<handler_services&>(h.services()).server_id = server_id;
+  // Requests that arrive during recovery find no agents yet and get 404;
+  // the listening lines are printed only once recovery is done.
+  error = load_agents(*store, [&](stored_agent&& a) {
+    auto e = std::make_shared<agent_entry>(a.profile.id);
+    e->set_profile(std::make_shared<const agent_profile>(a.profile));
+    spawn_agent(sys, e, std::move(a.live), &svc);
+    dir.restore(e);
+    ++restored;
+  });
+  if (!error.empty()) {
+    std::cerr << "recording-api: cannot restore the stored agents: " << error
+              << " (the data was left untouched)\n";
+    server.stop_accepting();
+    for (auto& e : dir.all())
+      stop_agent(*e);
+    sys.await_all_actors_done();
+    server.stop();
+    return 1;
+  }
+  // The agents file: create or update each agent; one that conflicts with
+  // a stored agent is skipped with a warning rather than blocking start-up.
+  for (auto& p : file_agents) {
+    auto res = dir.provision(
+      {p},
+      [&](const std::vector<agent_profile>& ps) {
+        write_batch b;
+        add_profiles(b, ps);
+        return store->write(b).message;
+      },
+      hs.spawn);
+    if (!res.conflict.empty())
+      std::cerr << "recording-api: agents file: skipped AgentID " << p.id
+                << ": " << res.conflict << "\n";
+    if (!res.storage_error.empty()) {
+      std::cerr << "recording-api: cannot store the agents file: "
+                << res.storage_error << "\n";
+      return 1;
+    }
+  }
+  auto restore_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - restore_start)
+                      .count();
+  std::cout << "recording-api " << server_id << ": " << restored
+            << " agents restored in " << restore_ms << " ms, "
+            << dir.size() << " agents in all\n";
+  std::cout << "api listening on http://" << cfg.http.bind << ":"
+            << server.api_port() << "\n";
+  std::cout << "admin listening on http://" << cfg.http.admin_bind << ":"
+            << server.admin_port() << "\n"
+            << std::flush;
+
+  // -- wait -----------------------------------------------------------------
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  std::cout << "recording-api: " << (sig == SIGINT ? "SIGINT" : "SIGTERM")
+            << " received, stopping\n"
+            << std::flush;
+
+  // -- stop, in reverse -----------------------------------------------------
+  server.stop_accepting();
+  if (!server.drain(std::chrono::seconds(10)))
+    std::cerr << "recording-api: " << server.in_flight()
+              << " requests still in flight after 10 s; stopping anyway\n";
+  for (auto& e : dir.all())
+    stop_agent(*e);
+  sys.await_all_actors_done();
+  server.stop();
+  std::cout << "recording-api: stopped\n" << std::flush;
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  rapi::server_config cfg;
+  bool help = false;
+  std::string error;
+  if (!rapi::load_config(argc, argv, cfg, help, error)) {
+    std::cerr << "recording-api: " << error << "\n" << rapi::usage();
+    return 2;
+  }
+  if (help) {
+    std::cout << rapi::usage();
+    return 0;
+  }
+  try {
+    return run(cfg);
+  } catch (const std::exception& e) {
+    std::cerr << "recording-api: fatal: " << e.what() << "\n";
+    return 1;
+  }
+}

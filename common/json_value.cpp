@@ -1,0 +1,250 @@
+#include "common/json_value.hpp"
+
+#include <limits>
+
+#include <rapidjson/encodedstream.h>
+#include <rapidjson/encodings.h>
+#include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
+
+namespace rapi {
+
+const json_value* json_value::find(std::string_view key) const {
+  for (auto& [k, v] : members)
+    if (k == key)
+      return &v;
+  return nullptr;
+}
+
+namespace {
+
+/// SAX handler building a json_value tree with an explicit stack.
+struct builder {
+  json_value* root;
+  std::vector<json_value*> stack;
+  std::string pending_key;
+  std::size_t max_depth;
+  std::string failure;
+
+  json_value* next_slot() {
+    if (stack.empty())
+      return root;
+    auto* top = stack.back();
+    if (top->is_array()) {
+      top->items.emplace_back();
+      return &top->items.back();
+    }
+    top->members.emplace_back(std::move(pending_key), json_value{});
+    pending_key.clear();
+    return &top->members.back().second;
+  }
+
+  bool scalar(json_value::kind k, std::string text = {}, bool b = false) {
+    auto* v = next_slot();
+    v->type = k;
+    v->text = std::move(text);
+    v->boolean = b;
+    return true;
+  }
+
+  bool Null() { return scalar(json_value::kind::null); }
+  bool Bool(bool b) { return scalar(json_value::kind::boolean, {}, b); }
+  bool Int(int) { return false; }
+  bool Uint(unsigned) { return false; }
+  bool Int64(int64_t) { return false; }
+  bool Uint64(uint64_t) { return false; }
+  bool Double(double) { return false; }
+  bool RawNumber(const char* s, rapidjson::SizeType n, bool) {
+    return scalar(json_value::kind::number, std::string(s, n));
+  }
+  bool String(const char* s, rapidjson::SizeType n, bool) {
+    return scalar(json_value::kind::string, std::string(s, n));
+  }
+  bool open(json_value::kind k) {
+    if (stack.size() >= max_depth) {
+      failure = "JSON nesting is deeper than " + std::to_string(max_depth)
+                + " levels";
+      return false;
+    }
+    auto* v = next_slot();
+    v->type = k;
+    stack.push_back(v);
+    return true;
+  }
+  bool StartObject() { return open(json_value::kind::object); }
+  bool Key(const char* s, rapidjson::SizeType n, bool) {
+    std::string_view key{s, n};
+    if (stack.back()->find(key) != nullptr) {
+      failure = "duplicate key '" + std::string(key) + "' in a JSON object";
+      return false;
+    }
+    pending_key.assign(s, n);
+    return true;
+  }
+  bool EndObject(rapidjson::SizeType) {
+    stack.pop_back();
+    return true;
+  }
+  bool StartArray() { return open(json_value::kind::array); }
+  bool EndArray(rapidjson::SizeType) {
+    stack.pop_back();
+    return true;
+  }
+};
+
+} // namespace
+
+bool parse_json(std::string_view text, json_value& out, json_parse_error& err,
+                std::size_t max_depth) {
+  out = json_value{};
+  builder b{&out, {}, {}, max_depth, {}};
+  rapidjson::MemoryStream ms(text.data(), text.size());
+  rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> is(
+    ms);
+  rapidjson::Reader reader;
+  constexpr unsigned flags = rapidjson::kParseIterativeFlag
+                             | rapidjson::kParseValidateEncodingFlag
+                             | rapidjson::kParseNumbersAsStringsFlag;
+  auto result = reader.Parse<flags>(is, b);
+  if (!result.IsError())
+    return true;
+  err.offset = result.Offset();
+  if (!b.failure.empty())
+    err.message = b.failure;
+  else
+    err.message = std::string(rapidjson::GetParseError_En(result.Code()))
+                  + " (at byte " + std::to_string(result.Offset()) + ")";
+  out = json_value{};
+  return false;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size())
+    return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z')
+      x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z')
+      y = static_cast<char>(y - 'A' + 'a');
+    if (x != y)
+      return false;
+  }
+  return true;
+}
+
+std::string to_lower(std::string_view s) {
+  std::string r(s);
+  for (auto& c : r)
+    if (c >= 'A' && c <= 'Z')
+      c = static_cast<char>(c - 'A' + 'a');
+  return r;
+}
+
+std::optional<std::int64_t> parse_int(std::string_view s) {
+  if (!s.empty() && s.front() == '+')
+    s.remove_prefix(1);
+  if (s.empty())
+    return std::nullopt;
+  std::int64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9')
+      return std::nullopt;
+    if (v > (std::numeric_limits<std::int64_t>::max() - (c - '0')) / 10)
+      return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+std::optional<std::int64_t> parse_signed_int(std::string_view s) {
+  if (!s.empty() && s.front() == '-') {
+    auto v = parse_int(s.substr(1));
+    if (!v || s.size() < 2 || s[1] == '+')
+      return std::nullopt;
+    return -*v;
+  }
+  return parse_int(s);
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out.push_back('"');
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      default:
+        if (c < 0x20) {
+          out += "\\u00";
+          out.push_back(hex[c >> 4]);
+          out.push_back(hex[c & 0xf]);
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+bool valid_utf8(std::string_view s) {
+  std::size_t i = 0, n = s.size();
+  auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  while (i < n) {
+    unsigned c = byte(i);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t len;
+    unsigned cp;
+    if ((c & 0xe0) == 0xc0) {
+      len = 2;
+      cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      len = 3;
+      cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + len > n)
+      return false;
+    for (std::size_t k = 1; k < len; ++k) {
+      unsigned cc = byte(i + k);
+      if ((cc & 0xc0) != 0x80)
+        return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800)
+        || (len == 4 && (cp < 0x10000 || cp > 0x10ffff))
+        || (cp >= 0xd800 && cp <= 0xdfff))
+      return false;
+    i += len;
+  }
+  return true;
+}
+
+} // namespace rapi

@@ -1,0 +1,235 @@
+#include "http/server.hpp"
+
+#include <future>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include <asio/thread_pool.hpp>
+#include <restinio/all.hpp>
+
+namespace rapi {
+
+namespace {
+
+using traits_t = restinio::default_traits_t;
+using server_t = restinio::http_server_t<traits_t>;
+
+const char* reason_phrase(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 409:
+      return "Conflict";
+    case 413:
+      return "Payload Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Status";
+  }
+}
+
+} // namespace
+
+struct http_server::impl {
+  http_settings settings;
+  handlers* h = nullptr;
+  asio::io_context ioc;
+  std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>>
+    work;
+  std::unique_ptr<asio::thread_pool> queries;
+  std::unique_ptr<server_t> api;
+  std::unique_ptr<server_t> admin;
+  std::vector<std::thread> threads;
+  std::atomic<std::uint16_t> api_port{0};
+  std::atomic<std::uint16_t> admin_port{0};
+  std::atomic<std::int64_t> in_flight{0};
+  std::atomic<bool> stopping{false};
+
+  /// The RESTinio side of an exchange.
+  class restinio_exchange final : public exchange {
+  public:
+    restinio_exchange(restinio::request_handle_t req, impl* owner)
+      : req_(std::move(req)), owner_(owner) {
+      ++owner_->in_flight;
+    }
+
+    ~restinio_exchange() override {
+      if (!responded())
+        respond(500, error_body("InternalError",
+                                "the request was dropped without an answer"));
+      --owner_->in_flight;
+    }
+
+  protected:
+    void do_respond(int status, std::string body,
+                    header_list headers) override {
+      auto resp = req_->create_response(restinio::http_status_line_t{
+        restinio::http_status_code_t{static_cast<std::uint16_t>(status)},
+        reason_phrase(status)});
+      resp.append_header(restinio::http_field::content_type,
+                         "application/json; charset=utf-8");
+      for (auto& [k, v] : headers)
+        resp.append_header(k, v);
+      if (method != "HEAD")
+        resp.set_body(std::move(body));
+      resp.done();
+    }
+
+  private:
+    restinio::request_handle_t req_;
+    impl* owner_;
+  };
+
+  restinio::request_handling_status_t handle(listener l,
+                                             restinio::request_handle_t req) {
+    auto ex = std::make_shared<restinio_exchange>(req, this);
+    const auto& head = req->header();
+    ex->method = head.method().c_str();
+    ex->path = std::string(head.path());
+    ex->query = std::string(head.query());
+    ex->content_type = head.get_field_or(restinio::http_field::content_type,
+                                         "");
+    auto limit = l == listener::api ? settings.max_body_bytes
+                                    : settings.admin_max_body_bytes;
+    if (req->body().size() > limit)
+      ex->body_too_large = true;
+    else
+      ex->body = req->body();
+    if (stopping.load()) {
+      ex->fail({503, "ShuttingDown", "the server is shutting down"},
+               {{"Connection", "close"}});
+      return restinio::request_accepted();
+    }
+    h->dispatch(l, ex);
+    return restinio::request_accepted();
+  }
+
+  std::unique_ptr<server_t> make(listener l, const std::string& addr,
+                                 std::uint16_t port,
+                                 std::atomic<std::uint16_t>& bound) {
+    auto limit = l == listener::api ? settings.max_body_bytes
+                                    : settings.admin_max_body_bytes;
+    // Bodies up to 16x the limit are read and answered 413; beyond that
+    // the connection is closed without reading on.
+    auto hard = std::max<std::uint64_t>(limit * 16ULL, 1 << 20);
+    auto s = std::make_unique<server_t>(
+      restinio::external_io_context(ioc),
+      restinio::server_settings_t<traits_t>{}
+        .port(port)
+        .address(addr)
+        .request_handler([this, l](restinio::request_handle_t req) {
+          return handle(l, std::move(req));
+        })
+        .incoming_http_msg_limits(
+          restinio::incoming_http_msg_limits_t{}.max_body_size(hard))
+        .read_next_http_message_timelimit(std::chrono::seconds(60))
+        .handle_request_timeout(std::chrono::seconds(30))
+        .acceptor_post_bind_hook([&bound](asio::ip::tcp::acceptor& a) {
+          bound = a.local_endpoint().port();
+        }));
+    try {
+      s->open_sync();
+    } catch (const std::exception& e) {
+      throw std::runtime_error("cannot listen on " + addr + ":"
+                               + std::to_string(port) + ": " + e.what());
+    }
+    return s;
+  }
+};
+
+http_server::http_server(http_settings settings)
+  : impl_(std::make_unique<impl>()) {
+  impl_->settings = std::move(settings);
+  impl_->queries = std::make_unique<asio::thread_pool>(
+    std::max<std::size_t>(1, impl_->settings.query_threads));
+}
+
+http_server::~http_server() {
+  stop();
+}
+
+void http_server::start(handlers& h) {
+  auto& d = *impl_;
+  d.h = &h;
+  d.work = std::make_unique<
+    asio::executor_work_guard<asio::io_context::executor_type>>(
+    d.ioc.get_executor());
+  d.api = d.make(listener::api, d.settings.bind, d.settings.port, d.api_port);
+  d.admin = d.make(listener::admin, d.settings.admin_bind,
+                   d.settings.admin_port, d.admin_port);
+  for (std::size_t i = 0; i < std::max<std::size_t>(1, d.settings.threads);
+       ++i)
+    d.threads.emplace_back([&d] { d.ioc.run(); });
+}
+
+std::uint16_t http_server::api_port() const {
+  return impl_->api_port.load();
+}
+
+std::uint16_t http_server::admin_port() const {
+  return impl_->admin_port.load();
+}
+
+void http_server::offload(std::function<void()> fn) {
+  asio::post(*impl_->queries, std::move(fn));
+}
+
+void http_server::stop_accepting() {
+  auto& d = *impl_;
+  d.stopping = true;
+  if (d.threads.empty())
+    return;
+  std::promise<void> done;
+  asio::post(d.ioc, [&d, &done] {
+    for (auto* s : {d.api.get(), d.admin.get()})
+      if (s)
+        s->close_sync();
+    done.set_value();
+  });
+  done.get_future().wait_for(std::chrono::seconds(5));
+}
+
+bool http_server::drain(std::chrono::milliseconds deadline) {
+  auto until = std::chrono::steady_clock::now() + deadline;
+  while (impl_->in_flight.load() > 0) {
+    if (std::chrono::steady_clock::now() > until)
+      return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+void http_server::stop() {
+  auto& d = *impl_;
+  if (d.queries) {
+    d.queries->join();
+  }
+  d.work.reset();
+  d.ioc.stop();
+  for (auto& t : d.threads)
+    if (t.joinable())
+      t.join();
+  d.threads.clear();
+  d.api.reset();
+  d.admin.reset();
+}
+
+std::int64_t http_server::in_flight() const {
+  return impl_->in_flight.load();
+}
+
+} // namespace rapi

@@ -1,0 +1,66 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "http/handlers.hpp"
+
+namespace rapi {
+
+struct http_settings {
+  std::string bind = "0.0.0.0";
+  std::uint16_t port = 8080;
+  std::string admin_bind = "127.0.0.1";
+  std::uint16_t admin_port = 8081;
+  /// Threads running both listeners.
+  std::size_t threads = 2;
+  /// Threads for scans and GetAll, off the listener threads.
+  std::size_t query_threads = 1;
+  /// A larger API body gets 413.
+  std::size_t max_body_bytes = 64 * 1024;
+  /// A larger admin body (bulk provisioning) gets 413.
+  std::size_t admin_max_body_bytes = 256 * 1024 * 1024;
+};
+
+/// The two RESTinio listeners (API and admin) on one io_context.
+///
+/// Each request becomes an `exchange` handed to `handlers`; the handler
+/// answers it later from whatever thread finishes the work (usually the
+/// owning agent actor's), so no listener thread ever waits.
+class http_server {
+public:
+  explicit http_server(http_settings settings);
+  ~http_server();
+
+  /// Binds both listeners and starts the threads; throws
+  /// std::runtime_error naming the address when a bind fails.
+  void start(handlers& h);
+
+  std::uint16_t api_port() const;
+  std::uint16_t admin_port() const;
+
+  /// Runs `fn` on the query pool.
+  void offload(std::function<void()> fn);
+
+  /// Stops accepting connections; requests still arriving get 503.
+  void stop_accepting();
+
+  /// Waits until no request is in flight, or `deadline` passes.
+  bool drain(std::chrono::milliseconds deadline);
+
+  /// Stops every thread. Call after the actors are gone.
+  void stop();
+
+  std::int64_t in_flight() const;
+
+  struct impl;
+
+private:
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace rapi

@@ -1,0 +1,47 @@
+#pragma once
+
+/// The key layout of the store. Version 1:
+///
+/// | key                                   | value                          |
+/// |---------------------------------------|--------------------------------|
+/// | `m:layout`                            | layout version, decimal ("1")  |
+/// | `p:<agent:16 hex>`                    | agent profile (JSON)           |
+/// | `a:<agent:16 hex>`                    | agent live state (JSON): calls,|
+/// |                                       | recordings on them, desktop    |
+/// |                                       | session, blackout, recent      |
+/// | `r:<recording uuid>`                  | recording (JSON, API shape)    |
+/// | `t:<inv start:16 hex>:<uuid>`         | "" — all recordings, newest    |
+/// |                                       | first                          |
+/// | `g:<agent:16 hex>:<inv start>:<uuid>` | "" — one agent's recordings,   |
+/// |                                       | newest first                   |
+///
+/// `inv start` is `INT64_MAX - StartTime(ms)` so that a forward scan yields
+/// the newest recording first. Hex is lower-case and zero-padded so that
+/// byte order is numeric order. See storage/README.md.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace rapi::keys {
+
+constexpr int layout_version = 1;
+constexpr std::string_view layout = "m:layout";
+
+std::string hex16(std::uint64_t v);
+std::string profile(std::int64_t agent_id);
+std::string live(std::int64_t agent_id);
+std::string recording(std::string_view id);
+std::string by_time(std::int64_t start_ms, std::string_view id);
+std::string by_agent(std::int64_t agent_id, std::int64_t start_ms,
+                     std::string_view id);
+/// The prefix of one agent's `g:` keys.
+std::string agent_prefix(std::int64_t agent_id);
+/// The recording id at the end of a `t:` or `g:` key.
+std::string_view id_of_index_key(std::string_view key);
+
+constexpr std::string_view profile_prefix = "p:";
+constexpr std::string_view live_prefix = "a:";
+constexpr std::string_view time_prefix = "t:";
+
+} // namespace rapi::keys

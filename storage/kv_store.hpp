@@ -1,0 +1,75 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rapi {
+
+/// A set of puts and deletes applied atomically.
+struct write_batch {
+  struct op {
+    bool erase = false;
+    std::string key;
+    std::string value;
+  };
+  std::vector<op> ops;
+
+  void put(std::string key, std::string value) {
+    ops.push_back({false, std::move(key), std::move(value)});
+  }
+  void erase(std::string key) {
+    ops.push_back({true, std::move(key), {}});
+  }
+  bool empty() const { return ops.empty(); }
+};
+
+/// Why a storage call failed; empty `message` means success.
+struct storage_status {
+  std::string message;
+
+  bool ok() const { return message.empty(); }
+};
+
+/// The seam between the server and its key-value store. The production
+/// implementation is RocksDB (storage/rocksdb_store.hpp); unit tests may use
+/// an in-memory fake.
+class kv_store {
+public:
+  virtual ~kv_store() = default;
+
+  /// Applies `batch` atomically; on success it is in the write-ahead log
+  /// (and fsynced when the store was opened with `sync`).
+  virtual storage_status write(const write_batch& batch) = 0;
+
+  /// Reads one key. `std::nullopt` when absent; `status` reports failures.
+  virtual std::optional<std::string> get(std::string_view key,
+                                         storage_status& status)
+    = 0;
+
+  /// Visits keys starting with `prefix` in order, from the first key that is
+  /// greater than or equal to `from` (or the prefix when empty), while `fn`
+  /// returns true.
+  virtual storage_status
+  scan(std::string_view prefix, std::string_view from,
+       const std::function<bool(std::string_view, std::string_view)>& fn)
+    = 0;
+};
+
+struct rocksdb_options {
+  /// fsync the write-ahead log before acknowledging a write.
+  bool sync = false;
+  /// Create the database when the folder holds none.
+  bool create_if_missing = true;
+};
+
+/// Opens (or creates) the RocksDB database in `dir`. Returns nullptr with a
+/// sentence in `error` when it cannot (locked, corrupt, not a database).
+std::unique_ptr<kv_store> open_rocksdb(const std::string& dir,
+                                       const rocksdb_options& options,
+                                       std::string& error);
+
+} // namespace rapi
