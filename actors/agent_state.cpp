@@ -1,6 +1,8 @@
 #include "actors/agent_state.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 
 #include "actors/codec.hpp"
 #include "common/uuid.hpp"
@@ -8,6 +10,16 @@
 namespace rapi {
 
 namespace {
+
+/// Microseconds since the epoch at first use, then +1 per call: increasing
+/// within a run and, with a sane clock, across restarts.
+std::uint64_t default_seq() {
+  static std::atomic<std::uint64_t> next{static_cast<std::uint64_t>(
+    std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::system_clock::now().time_since_epoch())
+      .count())};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
 
 std::string call_label(const call& c) {
   return c.call_identifier.empty() ? c.call_id : c.call_identifier;
@@ -196,6 +208,7 @@ recording& agent_state::start_recording(call* c, recording_kind k,
   r.agent_id = agent_id_;
   r.start = now;
   r.server_id = settings_->server_id;
+  r.seq = settings_->next_seq ? settings_->next_seq() : default_seq();
   if (live.blackout.active)
     r.blackouts.push_back({now, std::nullopt});
   created_.push_back(r.id);
@@ -463,13 +476,15 @@ outcome agent_state::on_cti(const command& cmd, timestamp now) {
         fresh.call_id = ev.call_id;
         fresh.state = call_state::on_call;
         fresh.start = at;
-        fresh.meta.emplace_back("starttime", format_time(at));
         live.active_call = std::move(fresh);
       } else {
         make_active(c->call_id);
       }
       if ((out.error = apply_labels(*live.active_call)))
         return out;
+      if (c == nullptr)
+        merge_metadata(live.active_call->meta,
+                       {{"starttime", format_time(at)}});
       break;
     }
     case cti_type::call_held:

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,6 +22,9 @@ struct agent_settings {
   /// blackout can still mark them.
   std::int64_t recent_window_ms = 172'800'000;
   std::size_t recent_max = 32;
+  /// Hands out increasing recording sequence numbers; the default is a
+  /// process-wide counter seeded from the wall clock at start.
+  std::function<std::uint64_t()> next_seq;
 };
 
 /// The pure state logic of one agent: calls, recordings and blackout.

@@ -12,8 +12,9 @@ void add_changes(write_batch& batch, std::int64_t agent_id,
   for (auto& ch : out.recordings) {
     batch.put(keys::recording(ch.rec.id), render_recording(ch.rec));
     if (ch.created) {
-      batch.put(keys::by_time(ch.rec.start, ch.rec.id), {});
-      batch.put(keys::by_agent(agent_id, ch.rec.start, ch.rec.id), {});
+      batch.put(keys::by_time(ch.rec.start, ch.rec.seq, ch.rec.id), {});
+      batch.put(keys::by_agent(agent_id, ch.rec.start, ch.rec.seq, ch.rec.id),
+                {});
     }
   }
 }

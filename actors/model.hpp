@@ -74,6 +74,9 @@ struct recording {
   metadata meta;
   std::vector<interval> blackouts;
   std::string server_id;
+  /// Creation order on this server, for a stable newest-first index among
+  /// recordings started in the same millisecond. Not rendered or stored.
+  std::uint64_t seq = 0;
 
   bool running() const { return state == recording_state::recording; }
 };

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <fstream>
-#include <iterator>
 #include <limits>
 #include <map>
 #include <mutex>

@@ -41,6 +41,22 @@ int hex_value(char c) {
   return -1;
 }
 
+/// Replaces U+201C and U+201D with '"'.
+std::string straighten_quotes(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (i + 2 < s.size() && s[i] == '\xE2' && s[i + 1] == '\x80'
+        && (s[i + 2] == '\x9C' || s[i + 2] == '\x9D')) {
+      out.push_back('"');
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
 std::string shorten(std::string_view s) {
   if (s.size() <= 64)
     return std::string(s);
@@ -117,9 +133,16 @@ http_error request_params::parse(std::string_view body, std::string_view query,
     return parse_form(body, body_);
   }
   json_parse_error perr;
-  if (!parse_json(body, body_, perr))
-    return bad_request("InvalidJson",
-                       "the request body is not valid JSON: " + perr.message);
+  if (!parse_json(body, body_, perr)) {
+    // The vendor's own StopDuplicateForAgent example closes a string with a
+    // typographic quote (U+201D); clients copied it. Only when the body is
+    // not JSON as sent, read typographic double quotes as plain ones.
+    auto fixed = straighten_quotes(body);
+    json_parse_error ignored;
+    if (fixed == body || !parse_json(fixed, body_, ignored))
+      return bad_request("InvalidJson",
+                         "the request body is not valid JSON: " + perr.message);
+  }
   if (body_.is_object())
     return check_ci_duplicates(body_);
   return {};

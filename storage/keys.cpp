@@ -33,8 +33,9 @@ std::string recording(std::string_view id) {
   return "r:" + std::string(id);
 }
 
-std::string by_time(std::int64_t start_ms, std::string_view id) {
-  return "t:" + inverted(start_ms) + ":" + std::string(id);
+std::string by_time(std::int64_t start_ms, std::uint64_t seq,
+                    std::string_view id) {
+  return "t:" + inverted(start_ms) + ":" + hex16(~seq) + ":" + std::string(id);
 }
 
 std::string agent_prefix(std::int64_t agent_id) {
@@ -42,8 +43,9 @@ std::string agent_prefix(std::int64_t agent_id) {
 }
 
 std::string by_agent(std::int64_t agent_id, std::int64_t start_ms,
-                     std::string_view id) {
-  return agent_prefix(agent_id) + inverted(start_ms) + ":" + std::string(id);
+                     std::uint64_t seq, std::string_view id) {
+  return agent_prefix(agent_id) + inverted(start_ms) + ":" + hex16(~seq) + ":"
+         + std::string(id);
 }
 
 std::string_view id_of_index_key(std::string_view key) {

@@ -10,13 +10,15 @@
 /// |                                       | recordings on them, desktop    |
 /// |                                       | session, blackout, recent      |
 /// | `r:<recording uuid>`                  | recording (JSON, API shape)    |
-/// | `t:<inv start:16 hex>:<uuid>`         | "" — all recordings, newest    |
+/// | `t:<inv start>:<inv seq>:<uuid>`      | "" — all recordings, newest    |
 /// |                                       | first                          |
-/// | `g:<agent:16 hex>:<inv start>:<uuid>` | "" — one agent's recordings,   |
-/// |                                       | newest first                   |
+/// | `g:<agent:16 hex>:<inv start>:<inv    | "" — one agent's recordings,   |
+/// | seq>:<uuid>`                          | newest first                   |
 ///
-/// `inv start` is `INT64_MAX - StartTime(ms)` so that a forward scan yields
-/// the newest recording first. Hex is lower-case and zero-padded so that
+/// `inv start` is `INT64_MAX - StartTime(ms)` and `inv seq` is
+/// `UINT64_MAX - creation sequence`, both 16 hex digits, so that a forward
+/// scan yields the newest recording first, in creation order within one
+/// millisecond. Hex is lower-case and zero-padded so that
 /// byte order is numeric order. See storage/README.md.
 
 #include <cstdint>
@@ -32,9 +34,10 @@ std::string hex16(std::uint64_t v);
 std::string profile(std::int64_t agent_id);
 std::string live(std::int64_t agent_id);
 std::string recording(std::string_view id);
-std::string by_time(std::int64_t start_ms, std::string_view id);
+std::string by_time(std::int64_t start_ms, std::uint64_t seq,
+                    std::string_view id);
 std::string by_agent(std::int64_t agent_id, std::int64_t start_ms,
-                     std::string_view id);
+                     std::uint64_t seq, std::string_view id);
 /// The prefix of one agent's `g:` keys.
 std::string agent_prefix(std::int64_t agent_id);
 /// The recording id at the end of a `t:` or `g:` key.

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Starts or stops a private RabbitMQ broker on free loopback ports under a
+# folder of our own (no systemd, no root-owned state).
+#   scripts/rabbitmq.sh start DIR   -> prints AMQP_URL=amqp://guest:guest@127.0.0.1:PORT/
+#   scripts/rabbitmq.sh stop DIR
+set -euo pipefail
+cmd=${1:?start|stop}
+D=${2:?folder}
+mkdir -p "$D"
+D=$(cd "$D" && pwd)
+
+free_port() {
+  local p
+  while :; do
+    p=$(( 20000 + RANDOM % 40000 ))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"
+      return
+    fi
+  done
+}
+
+setup_env() {
+  export HOME="$D/home" RABBITMQ_NODENAME="rabbit-$(basename "$D")@localhost"
+  export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
+  export RABBITMQ_MNESIA_BASE="$D/mnesia" RABBITMQ_LOG_BASE="$D/log"
+  export RABBITMQ_PID_FILE="$D/rabbit.pid"
+  export RABBITMQ_ENABLED_PLUGINS_FILE="$D/enabled_plugins"
+  export PATH=/usr/lib/rabbitmq/bin:$PATH
+  mkdir -p "$HOME"
+}
+
+case "$cmd" in
+  start)
+    setup_env
+    echo "[]." > "$RABBITMQ_ENABLED_PLUGINS_FILE"
+    port=$(free_port)
+    dist=$(free_port)
+    export RABBITMQ_NODE_PORT=$port RABBITMQ_DIST_PORT=$dist
+    echo "$port" > "$D/port"
+    rabbitmq-server -detached >/dev/null 2>&1
+    rabbitmqctl wait "$RABBITMQ_PID_FILE" --timeout 90 >/dev/null
+    echo "AMQP_URL=amqp://guest:guest@127.0.0.1:$port/"
+    ;;
+  stop)
+    setup_env
+    rabbitmqctl shutdown >/dev/null 2>&1 || true
+    epmd -kill >/dev/null 2>&1 || true
+    ;;
+  *)
+    echo "usage: $0 start|stop DIR" >&2
+    exit 2
+    ;;
+esac

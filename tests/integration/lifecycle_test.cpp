@@ -1,0 +1,123 @@
+/// Start-up, shutdown and restart of the real binary.
+
+#include <boost/test/unit_test.hpp>
+
+#include "tests/integration/fixture.hpp"
+
+using namespace rapi::test;
+
+BOOST_AUTO_TEST_SUITE(lifecycle)
+
+BOOST_AUTO_TEST_CASE(help_and_bad_flags) {
+  auto r = run_binary({"--help"});
+  BOOST_TEST(r.exit_code == 0);
+  for (auto flag : {"--config", "--port", "--admin-port", "--data-dir",
+                    "--agents", "--bind"})
+    BOOST_TEST(r.output.find(flag) != std::string::npos, flag);
+  r = run_binary({"--port", "http"});
+  BOOST_TEST(r.exit_code == 2);
+  BOOST_TEST(r.output.find("--port") != std::string::npos);
+  r = run_binary({"--frobnicate"});
+  BOOST_TEST(r.exit_code == 2);
+  auto dir = make_temp_dir();
+  r = run_binary({"--port", "0", "--admin-port", "0", "--data-dir", dir,
+                  "--agents", dir + "/missing.json"});
+  BOOST_TEST(r.exit_code == 1);
+  BOOST_TEST(r.output.find("missing.json") != std::string::npos);
+  remove_dir(dir);
+}
+
+BOOST_AUTO_TEST_CASE(config_file_errors_name_the_key) {
+  auto dir = make_temp_dir();
+  auto write = [&](const std::string& text) {
+    FILE* f = std::fopen((dir + "/c.json").c_str(), "w");
+    std::fputs(text.c_str(), f);
+    std::fclose(f);
+  };
+  write(R"({"server": {"prot": 1}})");
+  auto r = run_binary({"--config", dir + "/c.json"});
+  BOOST_TEST(r.exit_code == 2);
+  BOOST_TEST(r.output.find("server.prot") != std::string::npos, r.output);
+  write(R"({"blackout": {"maxagentblackout": "ten"}})");
+  r = run_binary({"--config", dir + "/c.json"});
+  BOOST_TEST(r.exit_code == 2);
+  BOOST_TEST(r.output.find("blackout.maxagentblackout") != std::string::npos);
+  remove_dir(dir);
+}
+
+BOOST_AUTO_TEST_CASE(sigterm_exits_zero) {
+  demo_server s;
+  BOOST_TEST(s.api.get("/api/Agent/GetAll").status == 200);
+  BOOST_TEST(s.srv.stop(SIGTERM) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(sigint_exits_zero) {
+  demo_server s;
+  BOOST_TEST(s.srv.stop(SIGINT) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(second_server_on_same_data_is_refused) {
+  demo_server s;
+  auto r = run_binary({"--port", "0", "--admin-port", "0", "--data-dir",
+                       s.srv.data_dir()});
+  BOOST_TEST(r.exit_code == 1);
+  BOOST_TEST(r.output.find("RocksDB") != std::string::npos, r.output);
+  BOOST_TEST(s.api.get("/api/Agent/GetAll").status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(restart_keeps_every_acknowledged_change) {
+  demo_server s;
+  s.admin.put("/admin/agents/30", R"({"AgentPhone":"3000","Username":"thirty"})");
+  s.call_started("Id", "2", "c-1", R"(,"Ani":"111")");
+  s.call_started("Id", "2", "c-2");
+  auto r = s.api.post("/api/Record/StartForAgent",
+                      R"({"AgentIdentifier":"Id","Value":"2","CallMetadata":{"user1":"kept"}})");
+  auto running_id = str((*json(r))["RecordingIdentifier"]);
+  s.api.post("/api/Record/StartDuplicateForAgent",
+             R"({"AgentIdentifier":"Id","Value":"2","CallIdentifier":"c-1"})");
+  s.api.post("/api/ScreenRecord/StartForAgent",
+             R"({"AgentIdentifier":"Phone","Value":"7000"})");
+  s.api.post("/api/Blackout/StartForAgent", R"({"AgentIdentifier":"Id","Value":"1"})");
+  s.call_started("Id", "3", "c-3");
+  r = s.api.post("/api/Record/StartForAgent", R"({"AgentIdentifier":"Id","Value":"3"})");
+  auto done_id = str((*json(r))["RecordingIdentifier"]);
+  s.cti("Id", "3", "CallEnded", "c-3");
+  s.admin.del("/admin/agents/4");
+
+  auto before2 = s.api.get("/api/Agent?agentIdentifier=Id&value=2").body;
+  auto before1 = s.api.get("/api/Agent?agentIdentifier=Id&value=1").body;
+  auto before30 = s.api.get("/api/Agent?agentIdentifier=Id&value=30").body;
+  auto done_before = s.api.get("/api/Recordings/" + done_id).body;
+
+  BOOST_TEST(s.srv.stop(SIGTERM) == 0);
+  s.srv.start();
+  s.reconnect();
+
+  BOOST_TEST(s.api.get("/api/Agent?agentIdentifier=Id&value=2").body == before2);
+  BOOST_TEST(s.api.get("/api/Agent?agentIdentifier=Id&value=1").body == before1);
+  BOOST_TEST(s.api.get("/api/Agent?agentIdentifier=Id&value=30").body
+             == before30);
+  BOOST_TEST(s.api.get("/api/Recordings/" + done_id).body == done_before);
+  // The agents file re-creates agent 4, deleted before the restart.
+  BOOST_TEST(s.api.get("/api/Agent/GetAll").status == 200);
+  // Work goes on where it stopped.
+  r = s.api.post("/api/Record/StopForAgent", R"({"AgentIdentifier":"Id","Value":"2"})");
+  BOOST_TEST(r.status == 200, r.body);
+  BOOST_TEST(str((*json(r))["RecordingIdentifier"]) == running_id);
+  BOOST_TEST(str((*json(r))["Metadata"]["user1"]) == "kept");
+}
+
+BOOST_AUTO_TEST_CASE(kill_9_keeps_acknowledged_changes) {
+  demo_server s;
+  s.call_started("Id", "2", "c-1");
+  auto r = s.api.post("/api/Record/StartForAgent",
+                      R"({"AgentIdentifier":"Id","Value":"2"})");
+  BOOST_REQUIRE(r.status == 200);
+  auto before = s.api.get("/api/Agent?agentIdentifier=Id&value=2").body;
+  s.srv.kill9();
+  s.srv.start();
+  s.reconnect();
+  BOOST_TEST(s.api.get("/api/Agent?agentIdentifier=Id&value=2").body == before);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
