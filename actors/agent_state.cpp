@@ -114,11 +114,11 @@ agent_error agent_state::target_call(const command& cmd, bool may_label,
     const auto& cid = *cmd.call_identifier;
     if ((out = find_call(cid)) != nullptr)
       return {};
-    // A new label for the active call, which has none yet.
-    if (live.active_call && live.active_call->call_identifier.empty()) {
+    // Start commands may give the active call its first label.
+    if (may_label && live.active_call
+        && live.active_call->call_identifier.empty()) {
       out = &*live.active_call;
-      if (may_label)
-        label_call(*out, cid);
+      label_call(*out, cid);
       return {};
     }
     return {agent_errc::call_not_found, "CallIdentifier '" + cid
@@ -243,6 +243,10 @@ void agent_state::retire(recording r, timestamp now) {
   retired_.push_back(r);
   if (r.stop && *r.stop + settings_->recent_window_ms >= now)
     live.recent.push_back(std::move(r));
+  prune_recent(now);
+}
+
+void agent_state::prune_recent(timestamp now) {
   auto too_old = [&](const recording& x) {
     return x.stop.value_or(now) + settings_->recent_window_ms < now;
   };
@@ -269,6 +273,7 @@ void agent_state::remove_call(const std::string& call_id, timestamp now) {
         live.recent.push_back(std::move(r));
       }
     }
+    prune_recent(now);
   };
   changed_ = true;
   if (live.active_call && live.active_call->call_id == call_id) {
@@ -425,7 +430,13 @@ outcome agent_state::on_cti(const command& cmd, timestamp now) {
   outcome out;
   const auto& ev = cmd.event;
   const timestamp at = ev.time.value_or(now);
-  call* c = find_call(ev.call_id);
+  // The feed names calls by the telephony id only, never by a label.
+  call* c = nullptr;
+  if (live.active_call && live.active_call->call_id == ev.call_id)
+    c = &*live.active_call;
+  for (auto& x : live.inactive_calls)
+    if (x.call_id == ev.call_id)
+      c = &x;
   auto not_found = [&] {
     out.error = {agent_errc::call_not_found,
                  "CallId '" + ev.call_id + "' matched no call of agent "

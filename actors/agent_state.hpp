@@ -63,6 +63,7 @@ private:
   void label_call(call& c, const std::string& cid);
   void remove_call(const std::string& call_id, timestamp now);
   void retire(recording r, timestamp now);
+  void prune_recent(timestamp now);
   void touch(const recording& r);
   void finish(outcome& out);
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts or stops a private RabbitMQ broker on free loopback ports under a
 # folder of our own (no systemd, no root-owned state).
-#   scripts/rabbitmq.sh start DIR   -> prints AMQP_URL=amqp://guest:guest@127.0.0.1:PORT/
+#   scripts/rabbitmq.sh start DIR   -> prints AMQP_URL=amqp://guest:guest@127.0.0.1:PORT (vhost /)
 #   scripts/rabbitmq.sh stop DIR
 set -euo pipefail
 cmd=${1:?start|stop}
@@ -21,7 +21,9 @@ free_port() {
 }
 
 setup_env() {
-  export HOME="$D/home" RABBITMQ_NODENAME="rabbit-$(basename "$D")@localhost"
+  local tag
+  tag=$(basename "$D" | tr -c 'A-Za-z0-9_\n-' '_')
+  export HOME="$D/home" RABBITMQ_NODENAME="rabbit-$tag@localhost"
   export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
   export RABBITMQ_MNESIA_BASE="$D/mnesia" RABBITMQ_LOG_BASE="$D/log"
   export RABBITMQ_PID_FILE="$D/rabbit.pid"
@@ -38,9 +40,14 @@ case "$cmd" in
     dist=$(free_port)
     export RABBITMQ_NODE_PORT=$port RABBITMQ_DIST_PORT=$dist
     echo "$port" > "$D/port"
-    rabbitmq-server -detached >/dev/null 2>&1
-    rabbitmqctl wait "$RABBITMQ_PID_FILE" --timeout 90 >/dev/null
-    echo "AMQP_URL=amqp://guest:guest@127.0.0.1:$port/"
+    if ! rabbitmq-server -detached >"$D/start.log" 2>&1 \
+      || ! rabbitmqctl wait "$RABBITMQ_PID_FILE" --timeout 90 >>"$D/start.log" 2>&1; then
+      echo "rabbitmq.sh: the broker did not start:" >&2
+      cat "$D/start.log" >&2
+      tail -n 30 "$D"/log/*.log >&2 2>/dev/null || true
+      exit 1
+    fi
+    echo "AMQP_URL=amqp://guest:guest@127.0.0.1:$port"
     ;;
   stop)
     setup_env

@@ -4,12 +4,13 @@
 # broker. Exits non-zero when anything fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT=$(pwd)
 bash scripts/install-deps.sh
 bash scripts/build.sh
 
 broker_dir=$(mktemp -d /tmp/rapi-broker.XXXXXX)
 cleanup() {
-  bash scripts/rabbitmq.sh stop "$broker_dir" || true
+  bash "$ROOT/scripts/rabbitmq.sh" stop "$broker_dir" || true
   rm -rf "$broker_dir"
 }
 trap cleanup EXIT

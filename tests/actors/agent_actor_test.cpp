@@ -1,0 +1,198 @@
+/// The agent actor under CAF's deterministic test scheduler: its timers run
+/// on the scheduler's simulated clock, which is also the clock injected into
+/// the actor, so blackout schedules fire exactly when the test says.
+
+#include <boost/test/unit_test.hpp>
+
+#include <caf/all.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+
+#include "actors/agent_actor.hpp"
+#include "actors/codec.hpp"
+#include "storage/keys.hpp"
+#include "storage/memory_store.hpp"
+
+using namespace rapi;
+
+namespace {
+
+constexpr timestamp base = 1'795'000'000'000; // 2026-11-18, arbitrary
+
+struct fixture {
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  caf::scheduler::test_coordinator* sched = nullptr;
+  memory_store store;
+  directory dir;
+  agent_services svc;
+  agent_entry_ptr entry;
+  std::vector<agent_reply> replies;
+
+  fixture() {
+    cfg.set("scheduler.policy", caf::atom("testing"));
+    sys = std::make_unique<caf::actor_system>(cfg);
+    sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
+    svc.store = &store;
+    svc.dir = &dir;
+    svc.settings.server_id = "server-a";
+    svc.settings.max_blackout_ms = 600'000;
+    svc.now = [this] { return now(); };
+    entry = std::make_shared<agent_entry>(7);
+    agent_profile p;
+    p.id = 7;
+    entry->set_profile(std::make_shared<const agent_profile>(p));
+    spawn_agent(*sys, entry, agent_live{}, &svc);
+    sched->run();
+  }
+
+  ~fixture() {
+    stop_agent(*entry);
+    sched->run();
+  }
+
+  timestamp now() const {
+    return base
+           + std::chrono::duration_cast<std::chrono::milliseconds>(
+               sched->clock().current_time.time_since_epoch())
+               .count();
+  }
+
+  agent_reply send(command cmd) {
+    replies.clear();
+    send_to_agent(*entry, agent_request{std::move(cmd), [this](agent_reply r) {
+                                          replies.push_back(std::move(r));
+                                        }});
+    sched->run();
+    BOOST_REQUIRE_EQUAL(replies.size(), 1u);
+    return replies.front();
+  }
+
+  agent_reply blackout(command_kind k, std::optional<timestamp> at) {
+    command c;
+    c.kind = k;
+    c.time = at;
+    return send(c);
+  }
+
+  void advance(std::chrono::milliseconds d) {
+    sched->advance_time(d);
+    sched->run();
+  }
+
+  const blackout_state& state() const { return entry->live()->blackout; }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(agent_actor, fixture)
+
+BOOST_AUTO_TEST_CASE(scheduled_start_fires_on_time) {
+  auto r = blackout(command_kind::blackout_start, now() + 60'000);
+  BOOST_TEST(!r.error);
+  BOOST_TEST(!state().active);
+  BOOST_TEST((state().scheduled_start == base + 60'000));
+  advance(std::chrono::milliseconds(59'999));
+  BOOST_TEST(!state().active);
+  advance(std::chrono::milliseconds(1));
+  BOOST_TEST(state().active);
+  BOOST_TEST((state().start == base + 60'000));
+  BOOST_TEST(!state().scheduled_start);
+}
+
+BOOST_AUTO_TEST_CASE(scheduled_stop_fires_on_time) {
+  blackout(command_kind::blackout_start, std::nullopt);
+  BOOST_TEST(state().active);
+  blackout(command_kind::blackout_stop, now() + 5'000);
+  BOOST_TEST(state().active);
+  BOOST_TEST((state().scheduled_stop == base + 5'000));
+  advance(std::chrono::milliseconds(5'000));
+  BOOST_TEST(!state().active);
+  BOOST_TEST((state().stop == base + 5'000));
+}
+
+BOOST_AUTO_TEST_CASE(limit_ends_blackout_at_start_plus_limit) {
+  blackout(command_kind::blackout_start, now() - 1'000);
+  BOOST_TEST(state().active);
+  advance(std::chrono::milliseconds(598'999));
+  BOOST_TEST(state().active);
+  advance(std::chrono::milliseconds(1));
+  BOOST_TEST(!state().active);
+  BOOST_TEST((state().stop == base - 1'000 + 600'000));
+}
+
+BOOST_AUTO_TEST_CASE(replaced_schedule_leaves_nothing_behind) {
+  blackout(command_kind::blackout_start, now() + 10'000);
+  blackout(command_kind::blackout_start, now() + 30'000);
+  // The wake-up armed for the first time finds nothing due.
+  advance(std::chrono::milliseconds(10'000));
+  BOOST_TEST(!state().active);
+  BOOST_TEST((state().scheduled_start == base + 30'000));
+  advance(std::chrono::milliseconds(20'000));
+  BOOST_TEST(state().active);
+  BOOST_TEST((state().start == base + 30'000));
+  // Stop it; the limit wake-up of the stopped blackout changes nothing.
+  blackout(command_kind::blackout_stop, std::nullopt);
+  auto stopped = state();
+  advance(std::chrono::milliseconds(700'000));
+  BOOST_TEST((state() == stopped));
+  BOOST_TEST(!sched->has_pending_timeout());
+}
+
+BOOST_AUTO_TEST_CASE(every_change_is_stored_before_the_reply) {
+  blackout(command_kind::blackout_start, now() + 1'000);
+  storage_status st;
+  auto v = store.get(keys::live(7), st);
+  BOOST_REQUIRE(v.has_value());
+  agent_live live;
+  BOOST_REQUIRE(decode_live(*v, live));
+  BOOST_TEST((live.blackout.scheduled_start == base + 1'000));
+  advance(std::chrono::milliseconds(1'000));
+  v = store.get(keys::live(7), st);
+  BOOST_REQUIRE(decode_live(*v, live));
+  BOOST_TEST(live.blackout.active);
+}
+
+BOOST_AUTO_TEST_CASE(failed_write_answers_500_and_changes_nothing) {
+  command start_call;
+  start_call.kind = command_kind::cti_event;
+  start_call.event.call_id = "c-1";
+  BOOST_TEST(!send(start_call).error);
+  auto before = *entry->live();
+  store.fail_writes = true;
+  command rec;
+  rec.kind = command_kind::record_start;
+  auto r = send(rec);
+  BOOST_TEST((r.error.code == agent_errc::storage_failure));
+  BOOST_TEST(entry->live()->active_call->recordings.empty());
+  store.fail_writes = false;
+  // The actor's own state was rolled back too: the next start is a new one.
+  r = send(rec);
+  BOOST_TEST(!r.error);
+  BOOST_TEST(entry->live()->active_call->recordings.size() == 1u);
+  (void)before;
+}
+
+BOOST_AUTO_TEST_CASE(restored_past_schedule_takes_effect_with_original_time) {
+  // An agent restored with a schedule whose time passed while it was down.
+  auto e = std::make_shared<agent_entry>(8);
+  agent_profile p;
+  p.id = 8;
+  e->set_profile(std::make_shared<const agent_profile>(p));
+  agent_live live;
+  live.blackout.scheduled_start = base - 5'000;
+  spawn_agent(*sys, e, live, &svc);
+  sched->run();
+  BOOST_TEST(e->live()->blackout.active);
+  BOOST_TEST((e->live()->blackout.start == base - 5'000));
+  stop_agent(*e);
+  sched->run();
+}
+
+BOOST_AUTO_TEST_CASE(removed_agent_answers_not_found) {
+  command rm;
+  rm.kind = command_kind::remove;
+  BOOST_TEST(!send(rm).error);
+  BOOST_TEST(entry->removed.load());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
