@@ -201,7 +201,13 @@ struct agent_fixture {
   agent_settings settings;
   agent_state st{agent_id, settings};
 
-  agent_fixture() { settings.server_id = "server-a"; }
+  std::uint64_t seq = 0;
+
+  agent_fixture() {
+    settings.server_id = "server-a";
+    // Deterministic sequence numbers: the default one reads the clock.
+    settings.next_seq = [this] { return ++seq; };
+  }
 
   outcome ok(const command& c, timestamp now) {
     auto out = st.apply(c, now);

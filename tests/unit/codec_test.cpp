@@ -436,10 +436,10 @@ BOOST_AUTO_TEST_CASE(decode_profile_field_names_and_types) {
                         p, error),
     error);
   BOOST_TEST(p.id == 7);
-  BOOST_TEST(p.business_unit == std::optional<std::int64_t>(-3));
+  BOOST_TEST((p.business_unit == std::optional<std::int64_t>(-3)));
   BOOST_TEST(p.phone == "5003");
   BOOST_TEST(p.crm_username == "a@b");
-  BOOST_TEST(p.device_id == std::optional<std::int64_t>(17));
+  BOOST_TEST((p.device_id == std::optional<std::int64_t>(17)));
   BOOST_TEST(p.device_alias.empty());
   // The Id alias.
   BOOST_REQUIRE(decode_profile_text("{\"Id\":8}", p, error));
@@ -533,9 +533,11 @@ BOOST_AUTO_TEST_CASE(add_changes_writes_live_recordings_and_indexes) {
   // Index keys only for the new recording.
   BOOST_TEST(count_prefix(m, "t:") == 1u);
   BOOST_TEST(count_prefix(m, "g:0000000000000002:") == 1u);
-  BOOST_TEST(m.count(rapi::keys::by_time(fresh.start, fresh.id)) == 1u);
-  BOOST_TEST(m.count(rapi::keys::by_agent(2, fresh.start, fresh.id)) == 1u);
-  BOOST_TEST(m.count(rapi::keys::by_time(old.start, old.id)) == 0u);
+  BOOST_TEST(m.count(rapi::keys::by_time(fresh.start, fresh.seq, fresh.id))
+             == 1u);
+  BOOST_TEST(
+    m.count(rapi::keys::by_agent(2, fresh.start, fresh.seq, fresh.id)) == 1u);
+  BOOST_TEST(m.count(rapi::keys::by_time(old.start, old.seq, old.id)) == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(add_changes_without_state_change) {
@@ -557,10 +559,17 @@ BOOST_AUTO_TEST_CASE(index_keys_sort_newest_first) {
   rapi::outcome out;
   auto older = make_recording("aaaaaaaa-0000-4000-8000-000000000000",
                               recording_kind::audio, base);
+  older.seq = 7;
   auto newer = make_recording("bbbbbbbb-0000-4000-8000-000000000000",
                               recording_kind::audio, base + sec);
+  newer.seq = 8;
+  // Same millisecond: the later creation (higher seq) comes first.
+  auto twin = make_recording("00000000-0000-4000-8000-000000000000",
+                             recording_kind::audio, base + sec);
+  twin.seq = 9;
   out.recordings.push_back({older, true});
   out.recordings.push_back({newer, true});
+  out.recordings.push_back({twin, true});
   rapi::write_batch batch;
   rapi::add_changes(batch, 2, live, out);
   BOOST_REQUIRE(store.write(batch).ok());
@@ -569,8 +578,15 @@ BOOST_AUTO_TEST_CASE(index_keys_sort_newest_first) {
     ids.emplace_back(rapi::keys::id_of_index_key(k));
     return true;
   });
-  BOOST_TEST(ids == (std::vector<std::string>{newer.id, older.id}),
+  BOOST_TEST(ids == (std::vector<std::string>{twin.id, newer.id, older.id}),
              boost::test_tools::per_element());
+  std::vector<std::string> mine;
+  store.scan(rapi::keys::agent_prefix(2), "",
+             [&](std::string_view k, std::string_view) {
+               mine.emplace_back(rapi::keys::id_of_index_key(k));
+               return true;
+             });
+  BOOST_TEST(mine == ids, boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(add_removal_deletes_profile_and_live) {
