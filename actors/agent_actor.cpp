@@ -8,6 +8,11 @@
 
 namespace rapi {
 
+bool needs_timer(const agent_live& live) {
+  return live.blackout.active || live.blackout.scheduled_start.has_value()
+         || live.blackout.scheduled_stop.has_value();
+}
+
 void agent_actor_state::init(
   agent_actor::stateful_pointer<agent_actor_state> s, agent_entry_ptr e,
   agent_live restored, const agent_services* services) {
@@ -16,31 +21,94 @@ void agent_actor_state::init(
   svc = services;
   logic = std::make_unique<agent_state>(entry->id(), svc->settings);
   logic->live = std::move(restored);
-  entry->set_live(std::make_shared<const agent_live>(logic->live));
   // A restored schedule whose time has passed takes effect now (with its
   // original time); later ones are armed.
-  on_tick(generation);
+  advance();
 }
 
-agent_error agent_actor_state::commit(outcome& out, agent_live& backup,
-                                      bool removing) {
-  if (!out.state_changed && out.recordings.empty())
-    return {};
+void agent_actor_state::publish() {
+  entry->set_live(std::make_shared<const agent_live>(logic->live));
+}
+
+void agent_actor_state::persist(outcome out, agent_live backup,
+                                std::function<void(agent_reply)> respond,
+                                bool removing) {
+  in_flight f{std::move(out), std::move(backup), std::move(respond), removing};
+  if (!f.out.state_changed && f.out.recordings.empty() && !removing) {
+    complete(f, {});
+    return;
+  }
   write_batch batch;
-  add_changes(batch, entry->id(), logic->live, out);
+  add_changes(batch, entry->id(), logic->live, f.out);
   if (removing)
     add_removal(batch, entry->id());
-  auto st = svc->store->write(batch);
-  if (!st.ok()) {
-    logic->live = std::move(backup);
-    return {agent_errc::storage_failure,
-            "the change could not be stored: " + st.message};
+  if (svc->committer == nullptr) {
+    complete(f, svc->store->write(batch).message);
+    return;
   }
-  entry->set_live(std::make_shared<const agent_live>(logic->live));
-  return {};
+  pending_ = std::move(f);
+  auto me = caf::actor_cast<agent_actor>(self);
+  svc->committer->submit(std::move(batch),
+                         [me](const storage_status& st) {
+                           caf::anon_send(me, commit_atom::value, st.message);
+                         });
+}
+
+void agent_actor_state::complete(in_flight& f, const std::string& error) {
+  if (!error.empty()) {
+    logic->live = std::move(f.backup);
+    if (f.respond)
+      f.respond({{agent_errc::storage_failure,
+                  "the change could not be stored: " + error},
+                 {}});
+    else // a timer's change: try again shortly rather than lose it
+      self->delayed_send(self, std::chrono::milliseconds(100),
+                         tick_atom::value, generation);
+    return;
+  }
+  if (f.out.state_changed || !f.out.recordings.empty())
+    publish();
+  if (f.removing) {
+    entry->removed = true;
+    f.respond({{}, std::move(f.out.body)});
+    self->quit();
+    return;
+  }
+  arm();
+  if (f.respond)
+    f.respond({{}, std::move(f.out.body)});
+}
+
+void agent_actor_state::on_commit(const std::string& error) {
+  if (!pending_)
+    return;
+  auto f = std::move(*pending_);
+  pending_.reset();
+  complete(f, error);
+  drain();
+}
+
+void agent_actor_state::drain() {
+  while (!pending_ && !waiting_.empty()) {
+    auto req = std::move(waiting_.front());
+    waiting_.pop_front();
+    run(req);
+  }
+  if (!pending_ && tick_deferred_) {
+    tick_deferred_ = false;
+    advance();
+  }
 }
 
 void agent_actor_state::handle(agent_request& req) {
+  if (pending_) {
+    waiting_.push_back(std::move(req));
+    return;
+  }
+  run(req);
+}
+
+void agent_actor_state::run(agent_request& req) {
   if (entry->removed.load()) {
     req.respond({{agent_errc::agent_not_found,
                   "Agent " + std::to_string(entry->id()) + " was removed"},
@@ -55,34 +123,26 @@ void agent_actor_state::handle(agent_request& req) {
     req.respond({std::move(out.error), {}});
     return;
   }
-  if (auto err = commit(out, backup, removing)) {
-    req.respond({std::move(err), {}});
-    return;
-  }
-  if (removing) {
-    entry->removed = true;
-    req.respond({{}, std::move(out.body)});
-    self->quit();
-    return;
-  }
-  arm();
-  req.respond({{}, std::move(out.body)});
+  persist(std::move(out), std::move(backup), std::move(req.respond), removing);
 }
 
-void agent_actor_state::on_tick(std::uint64_t gen) {
-  if (gen != generation || entry->removed.load())
+void agent_actor_state::advance() {
+  if (entry->removed.load())
     return;
+  if (pending_) {
+    tick_deferred_ = true;
+    return;
+  }
   armed.reset();
   auto backup = logic->live;
   auto out = logic->advance(svc->now());
-  if (auto err = commit(out, backup, false)) {
-    // Storage refused: try again shortly rather than lose the deadline.
-    ++generation;
-    self->delayed_send(self, std::chrono::milliseconds(100), tick_atom::value,
-                       generation);
+  persist(std::move(out), std::move(backup), {}, false);
+}
+
+void agent_actor_state::on_tick(std::uint64_t gen) {
+  if (gen != generation)
     return;
-  }
-  arm();
+  advance();
 }
 
 void agent_actor_state::arm() {
@@ -108,24 +168,41 @@ agent_actor_impl(agent_actor::stateful_pointer<agent_actor_state> self,
   return {
     [self](agent_request& req) { self->state.handle(req); },
     [self](tick_atom, std::uint64_t gen) { self->state.on_tick(gen); },
+    [self](commit_atom, const std::string& error) {
+      self->state.on_commit(error);
+    },
   };
+}
+
+/// The actor of `entry`, spawned on first use.
+std::shared_ptr<agent_actor> actor_of(const agent_entry_ptr& entry,
+                                      const agent_services* svc) {
+  std::lock_guard<std::mutex> guard{entry->spawn_mtx};
+  if (!entry->actor) {
+    auto live = entry->live();
+    auto handle = svc->sys->spawn(agent_actor_impl, entry,
+                                  live ? *live : agent_live{}, svc);
+    entry->actor = std::make_shared<agent_actor>(std::move(handle));
+  }
+  return std::static_pointer_cast<agent_actor>(entry->actor);
 }
 
 } // namespace
 
-void spawn_agent(caf::actor_system& sys, const agent_entry_ptr& entry,
-                 agent_live live, const agent_services* svc) {
-  auto handle = sys.spawn(agent_actor_impl, entry, std::move(live), svc);
-  entry->actor = std::make_shared<agent_actor>(std::move(handle));
+void ensure_agent_actor(const agent_entry_ptr& entry,
+                        const agent_services* svc) {
+  actor_of(entry, svc);
 }
 
-void send_to_agent(const agent_entry& entry, agent_request req) {
-  auto handle = std::static_pointer_cast<agent_actor>(entry.actor);
-  caf::anon_send(*handle, std::move(req));
+void send_to_agent(const agent_entry_ptr& entry, agent_request req,
+                   const agent_services* svc) {
+  caf::anon_send(*actor_of(entry, svc), std::move(req));
 }
 
 void stop_agent(const agent_entry& entry) {
-  if (auto handle = std::static_pointer_cast<agent_actor>(entry.actor))
+  auto& e = const_cast<agent_entry&>(entry);
+  std::lock_guard<std::mutex> guard{e.spawn_mtx};
+  if (auto handle = std::static_pointer_cast<agent_actor>(e.actor))
     caf::anon_send_exit(*handle, caf::exit_reason::user_shutdown);
 }
 

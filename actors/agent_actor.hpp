@@ -1,8 +1,11 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <string>
 
 #include <caf/actor_system.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
@@ -14,6 +17,7 @@
 #include "actors/atoms.hpp"
 #include "actors/command.hpp"
 #include "actors/directory.hpp"
+#include "storage/group_committer.hpp"
 #include "storage/kv_store.hpp"
 
 namespace rapi {
@@ -34,7 +38,11 @@ struct agent_request {
 
 /// What every agent actor shares; owned by the application.
 struct agent_services {
+  caf::actor_system* sys = nullptr;
   kv_store* store = nullptr;
+  /// Set in `storage.sync` mode: writes go through group commit instead of
+  /// blocking the actor's thread on an fsync each.
+  group_committer* committer = nullptr;
   directory* dir = nullptr;
   agent_settings settings;
   /// The injected clock: wall time in milliseconds.
@@ -45,20 +53,25 @@ struct agent_services {
 
 using agent_actor = caf::typed_actor<
   caf::reacts_to<agent_request>,
-  caf::reacts_to<tick_atom, std::uint64_t>>;
+  caf::reacts_to<tick_atom, std::uint64_t>,
+  caf::reacts_to<commit_atom, std::string>>;
 
 /// The state of one agent actor: the pure logic plus the glue that persists
 /// each change before answering and arms the next blackout deadline.
+///
+/// A command's write is either done in place (default durability) or handed
+/// to the group committer (sync mode); in the latter case the actor keeps
+/// later commands waiting until the write is confirmed, so commands still
+/// apply one at a time, in order, each on the state its predecessor left.
 struct agent_actor_state {
   static constexpr const char* name = "agent";
-
-  agent_actor_state() = default;
 
   void init(agent_actor::stateful_pointer<agent_actor_state> self,
             agent_entry_ptr entry, agent_live restored,
             const agent_services* svc);
   void handle(agent_request& req);
   void on_tick(std::uint64_t generation);
+  void on_commit(const std::string& error);
 
   agent_actor::stateful_pointer<agent_actor_state> self = nullptr;
   agent_entry_ptr entry;
@@ -69,20 +82,43 @@ struct agent_actor_state {
   std::uint64_t generation = 0;
 
 private:
-  /// Persists `out` (taking `backup` back on failure) and publishes.
-  agent_error commit(outcome& out, agent_live& backup, bool removing);
+  /// A change handed to the group committer and not yet confirmed.
+  struct in_flight {
+    outcome out;
+    agent_live backup;
+    std::function<void(agent_reply)> respond; ///< empty for a timer tick
+    bool removing = false;
+  };
+
+  void run(agent_request& req);
+  void advance();
+  /// Writes `out` (or hands it to the committer); false while pending.
+  void persist(outcome out, agent_live backup,
+               std::function<void(agent_reply)> respond, bool removing);
+  void complete(in_flight& f, const std::string& error);
+  void drain();
   void arm();
+  void publish();
+
+  std::optional<in_flight> pending_;
+  std::deque<agent_request> waiting_;
+  bool tick_deferred_ = false;
 };
 
-/// Spawns the actor owning `entry`, restored to `live`, and stores its
-/// handle in the entry.
-void spawn_agent(caf::actor_system& sys, const agent_entry_ptr& entry,
-                 agent_live live, const agent_services* svc);
+/// True when an agent restored to `live` has a deadline to arm, so its
+/// actor must run from the start rather than on its first command.
+bool needs_timer(const agent_live& live);
 
-/// Sends `req` to the actor owning `entry`.
-void send_to_agent(const agent_entry& entry, agent_request req);
+/// Sends `req` to the actor owning `entry`, spawning the actor first if the
+/// agent has none yet (idle agents have no actor until they are used).
+void send_to_agent(const agent_entry_ptr& entry, agent_request req,
+                   const agent_services* svc);
 
-/// Asks the actor owning `entry` to quit (shutdown).
+/// Spawns the actor of `entry` now, from its published live state.
+void ensure_agent_actor(const agent_entry_ptr& entry,
+                        const agent_services* svc);
+
+/// Asks the actor owning `entry`, if any, to quit (shutdown).
 void stop_agent(const agent_entry& entry);
 
 } // namespace rapi

@@ -294,6 +294,7 @@ void agent_state::remove_call(const std::string& call_id, timestamp now) {
 // -- commands ---------------------------------------------------------------
 
 outcome agent_state::apply(const command& cmd, timestamp now) {
+  now_ = now;
   advance_blackout(now);
   outcome out;
   switch (cmd.kind) {
@@ -325,6 +326,7 @@ outcome agent_state::apply(const command& cmd, timestamp now) {
 }
 
 outcome agent_state::advance(timestamp now) {
+  now_ = now;
   advance_blackout(now);
   outcome out;
   out.body = render_blackout(live.blackout);
@@ -583,13 +585,7 @@ void agent_state::begin_blackout(timestamp at) {
   b.scheduled_start.reset();
   b.origin = settings_->server_id;
   changed_ = true;
-  for_each_recording([&](recording& r) {
-    if (r.stop && *r.stop <= at)
-      return; // finished before the blackout began
-    interval i{std::max(at, r.start), r.stop};
-    r.blackouts.push_back(i);
-    touch(r);
-  });
+  for_each_recording([&](recording& r) { derive_blackouts(r); });
 }
 
 void agent_state::end_blackout(timestamp at) {
@@ -599,25 +595,67 @@ void agent_state::end_blackout(timestamp at) {
   b.stop = at;
   b.scheduled_stop.reset();
   b.origin = settings_->server_id;
+  if (at > began)
+    b.history.push_back({began, at});
+  // Keep what a retroactive change may still need: the recent window.
+  auto& h = b.history;
+  h.erase(std::remove_if(h.begin(), h.end(),
+                         [&](const interval& i) {
+                           return *i.stop + settings_->recent_window_ms
+                                  < now_;
+                         }),
+          h.end());
+  if (h.size() > settings_->recent_max)
+    h.erase(h.begin(), h.end() - settings_->recent_max);
   changed_ = true;
-  for_each_recording([&](recording& r) {
-    bool dirty = false;
-    for (auto it = r.blackouts.begin(); it != r.blackouts.end();) {
-      if (it->start < began || (it->stop && *it->stop <= at)) {
-        ++it;
-        continue;
-      }
-      dirty = true;
-      if (it->start >= at) {
-        it = r.blackouts.erase(it); // began after the (retroactive) stop
-        continue;
-      }
-      it->stop = at;
-      ++it;
+  for_each_recording([&](recording& r) { derive_blackouts(r); });
+}
+
+void agent_state::derive_blackouts(recording& r) {
+  const auto& b = live.blackout;
+  std::vector<interval> periods = b.history;
+  if (b.active && b.start)
+    periods.push_back({*b.start, std::nullopt});
+  // Intervals from blackouts older than everything still known stay.
+  std::optional<timestamp> horizon;
+  for (auto& p : periods)
+    if (!horizon || p.start < *horizon)
+      horizon = p.start;
+  std::vector<interval> out;
+  for (auto& i : r.blackouts)
+    if (!horizon || i.start < *horizon)
+      out.push_back(i);
+  for (auto& p : periods) {
+    interval i{std::max(p.start, r.start), std::nullopt};
+    if (p.stop && r.stop)
+      i.stop = std::min(*p.stop, *r.stop);
+    else if (p.stop)
+      i.stop = p.stop;
+    else if (r.stop)
+      i.stop = r.stop;
+    if (i.stop && *i.stop <= i.start)
+      continue; // no overlap
+    out.push_back(i);
+  }
+  std::sort(out.begin(), out.end(),
+            [](const interval& x, const interval& y) {
+              return x.start < y.start;
+            });
+  std::vector<interval> merged;
+  for (auto& i : out) {
+    if (!merged.empty()
+        && (!merged.back().stop || i.start <= *merged.back().stop)) {
+      auto& m = merged.back();
+      if (m.stop && (!i.stop || *i.stop > *m.stop))
+        m.stop = i.stop;
+      continue;
     }
-    if (dirty)
-      touch(r);
-  });
+    merged.push_back(i);
+  }
+  if (merged != r.blackouts) {
+    r.blackouts = std::move(merged);
+    touch(r);
+  }
 }
 
 void agent_state::advance_blackout(timestamp now) {
@@ -685,7 +723,13 @@ outcome agent_state::on_blackout(const command& cmd, timestamp now) {
     }
   } else {
     const auto began = b.active ? b.start : b.scheduled_start;
-    if (began) {
+    if (began && !b.active && !cmd.time_given) {
+      // A plain stop before a scheduled start: the blackout is called off.
+      b.scheduled_start.reset();
+      b.scheduled_stop.reset();
+      b.origin = settings_->server_id;
+      changed_ = true;
+    } else if (began) {
       if (at < *began) {
         out.error = {agent_errc::invalid_time,
                      "BlackoutStopTime " + format_time(at)

@@ -76,6 +76,9 @@ private:
   void advance_blackout(timestamp now);
   void begin_blackout(timestamp at);
   void end_blackout(timestamp at);
+  /// Recomputes `r.blackouts` from the blackout history and the running
+  /// blackout (clipped to the recording, overlaps merged).
+  void derive_blackouts(recording& r);
   template <class F>
   void for_each_recording(F&& f);
 
@@ -87,6 +90,8 @@ private:
   /// Recordings that left the live state during the command in progress.
   std::vector<recording> retired_;
   bool changed_ = false;
+  /// The time of the command or tick in progress.
+  timestamp now_ = 0;
 };
 
 } // namespace rapi

@@ -1,5 +1,7 @@
 #include "actors/agent_store.hpp"
 
+#include <unordered_map>
+
 #include "actors/codec.hpp"
 #include "storage/keys.hpp"
 
@@ -62,9 +64,19 @@ std::string check_layout(kv_store& store) {
 std::string load_agents(kv_store& store,
                         const std::function<void(stored_agent&&)>& fn) {
   std::string error;
-  // Profiles and live states are both ordered by the same hex id, so one
-  // pass over each, merged, restores every agent.
-  auto st = store.scan(
+  // Live states first (only agents that ever had a call have one), then
+  // the profiles in id order, each joined with its live state: two
+  // sequential scans instead of a point read per agent.
+  std::unordered_map<std::string, std::string> lives;
+  auto st = store.scan(keys::live_prefix, "",
+                       [&](std::string_view k, std::string_view v) {
+                         lives.emplace(std::string(k.substr(2)),
+                                       std::string(v));
+                         return true;
+                       });
+  if (!st.ok())
+    return st.message;
+  st = store.scan(
     keys::profile_prefix, "", [&](std::string_view k, std::string_view v) {
       stored_agent a;
       json_value j;
@@ -74,16 +86,15 @@ std::string load_agents(kv_store& store,
         error = "stored profile " + std::string(k) + " is unreadable";
         return false;
       }
-      storage_status gs;
-      auto live = store.get(keys::live(a.profile.id), gs);
-      if (!gs.ok()) {
-        error = gs.message;
-        return false;
-      }
-      if (live && !decode_live(*live, a.live)) {
-        error = "stored live state of agent " + std::to_string(a.profile.id)
-                + " is unreadable";
-        return false;
+      auto it = lives.find(std::string(k.substr(2)));
+      if (it != lives.end()) {
+        a.has_live = true;
+        if (!decode_live(it->second, a.live)) {
+          error = "stored live state of agent " + std::to_string(a.profile.id)
+                  + " is unreadable";
+          return false;
+        }
+        lives.erase(it);
       }
       fn(std::move(a));
       return true;

@@ -32,6 +32,8 @@ std::string check_layout(kv_store& store);
 struct stored_agent {
   agent_profile profile;
   agent_live live;
+  /// False for an agent that never had a live state stored (idle).
+  bool has_live = false;
 };
 
 /// Reads every stored agent, in AgentID order. Returns an error sentence

@@ -41,6 +41,14 @@ void append_array(std::string& out, const T& items, F&& fn) {
   out.push_back(']');
 }
 
+void append_interval(std::string& o, const interval& i) {
+  o += "{\"StartTime\":";
+  append_time_or_null(o, i.start);
+  o += ",\"StopTime\":";
+  append_time_or_null(o, i.stop);
+  o.push_back('}');
+}
+
 // -- decoding helpers -------------------------------------------------------
 
 const json_value* member_ci(const json_value& obj, std::string_view key) {
@@ -110,6 +118,14 @@ bool decode_blackout(const json_value* v, blackout_state& out) {
   out.scheduled_start = get_time(*v, "ScheduledStartTime");
   out.scheduled_stop = get_time(*v, "ScheduledStopTime");
   out.origin = get_str(*v, "Origin");
+  if (auto* h = member_ci(*v, "History"); h && h->is_array()) {
+    for (auto& i : h->items) {
+      auto s = get_time(i, "StartTime");
+      if (!s)
+        return false;
+      out.history.push_back({*s, get_time(i, "StopTime")});
+    }
+  }
   return true;
 }
 
@@ -155,13 +171,7 @@ void append_recording(std::string& out, const recording& r) {
   out += ",\"Metadata\":";
   append_metadata(out, r.meta);
   out += ",\"Blackouts\":";
-  append_array(out, r.blackouts, [](std::string& o, const interval& i) {
-    o += "{\"StartTime\":";
-    append_time_or_null(o, i.start);
-    o += ",\"StopTime\":";
-    append_time_or_null(o, i.stop);
-    o.push_back('}');
-  });
+  append_array(out, r.blackouts, append_interval);
   out += ",\"ServerId\":";
   append_str_or_null(out, r.server_id);
   out.push_back('}');
@@ -183,7 +193,8 @@ void append_call(std::string& out, const call& c) {
   out.push_back('}');
 }
 
-void append_blackout(std::string& out, const blackout_state& b) {
+void append_blackout(std::string& out, const blackout_state& b,
+                     bool with_history) {
   out += "{\"Active\":";
   out += b.active ? "true" : "false";
   out += ",\"StartTime\":";
@@ -196,6 +207,10 @@ void append_blackout(std::string& out, const blackout_state& b) {
   append_str_or_null(out, b.origin);
   out += ",\"ScheduledStartTime\":";
   append_time_or_null(out, b.scheduled_start);
+  if (with_history) {
+    out += ",\"History\":";
+    append_array(out, b.history, append_interval);
+  }
   out.push_back('}');
 }
 
@@ -292,7 +307,7 @@ std::string encode_live(const agent_live& live) {
   out.push_back(',');
   append_desktop(out, live);
   out += ",\"Blackout\":";
-  append_blackout(out, live.blackout);
+  append_blackout(out, live.blackout, true);
   out += ",\"Recent\":";
   append_array(out, live.recent, append_recording);
   out.push_back('}');

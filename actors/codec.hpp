@@ -16,7 +16,9 @@ namespace rapi {
 void append_metadata(std::string& out, const metadata& m);
 void append_recording(std::string& out, const recording& r);
 void append_call(std::string& out, const call& c);
-void append_blackout(std::string& out, const blackout_state& b);
+/// `with_history` adds the internal `History` (persisted state only).
+void append_blackout(std::string& out, const blackout_state& b,
+                     bool with_history = false);
 
 /// The agent object of `GET /api/Agent`, fields in the vendor's order.
 void append_agent(std::string& out, const agent_profile& p,

@@ -58,6 +58,9 @@ struct command {
   /// Blackout commands: the resolved start/stop time (explicit time, or
   /// receipt time plus TimeOffset); empty means receipt time.
   std::optional<timestamp> time;
+  /// True when the client gave the time (explicitly or as TimeOffset);
+  /// false when `time` is just the receipt time.
+  bool time_given = false;
   cti_event event;
 };
 

@@ -90,6 +90,11 @@ std::string describe_key(const std::string& key, const agent_profile& p) {
 
 } // namespace
 
+std::shared_ptr<const agent_live> empty_live() {
+  static const auto empty = std::make_shared<const agent_live>();
+  return empty;
+}
+
 directory::directory() = default;
 
 directory::shard& directory::shard_for(const std::string& key) const {
@@ -148,8 +153,8 @@ void directory::unindex_profile(const agent_profile& p, std::int64_t id) {
 
 directory::provision_result directory::provision(
   const std::vector<agent_profile>& profiles,
-  const std::function<std::string(const std::vector<agent_profile>&)>& persist,
-  const std::function<void(const agent_entry_ptr&)>& spawn) {
+  const std::function<std::string(const std::vector<agent_profile>&)>&
+    persist) {
   provision_result res;
   std::lock_guard<std::mutex> guard{provision_mtx_};
   // Who owns each key once the batch is applied: batch members first.
@@ -204,8 +209,7 @@ directory::provision_result directory::provision(
     if (!e) {
       e = std::make_shared<agent_entry>(p.id);
       e->set_profile(prof);
-      e->set_live(std::make_shared<const agent_live>());
-      spawn(e);
+      e->set_live(empty_live());
       res.created.push_back(e);
       std::unique_lock<std::shared_mutex> order{order_mtx_};
       by_id_[p.id] = e;

@@ -58,8 +58,11 @@ public:
   /// Set once the agent is deleted; its actor answers 404 from then on.
   std::atomic<bool> removed{false};
 
-  /// The owning actor, type-erased so this header needs no CAF.
+  /// The owning actor, type-erased so this header needs no CAF. Idle
+  /// agents have none until their first command (spawned under
+  /// `spawn_mtx`), which keeps a million provisioned agents cheap.
   std::shared_ptr<void> actor;
+  std::mutex spawn_mtx;
 
 private:
   const std::int64_t id_;
@@ -68,6 +71,9 @@ private:
 };
 
 using agent_entry_ptr = std::shared_ptr<agent_entry>;
+
+/// The one shared live state of every agent that never had a call.
+std::shared_ptr<const agent_live> empty_live();
 
 /// Maps every identifier of every agent to its entry.
 ///
@@ -96,13 +102,12 @@ public:
 
   /// Creates or updates `profiles` as one atomic step: checks that every
   /// identifier stays unique, calls `persist` (which must make the profiles
-  /// durable, returning an error sentence or ""), then publishes them and
-  /// calls `spawn` for each new entry before it becomes visible.
+  /// durable, returning an error sentence or ""), then publishes them. New
+  /// agents get no actor until their first command.
   provision_result
   provision(const std::vector<agent_profile>& profiles,
             const std::function<std::string(const std::vector<agent_profile>&)>&
-              persist,
-            const std::function<void(const agent_entry_ptr&)>& spawn);
+              persist);
 
   /// Drops `id` from every index (after its actor removed it).
   void unindex(std::int64_t id);

@@ -29,7 +29,8 @@ bool agent_profile::operator==(const agent_profile& o) const {
 bool blackout_state::operator==(const blackout_state& o) const {
   return active == o.active && start == o.start && stop == o.stop
          && scheduled_start == o.scheduled_start
-         && scheduled_stop == o.scheduled_stop && origin == o.origin;
+         && scheduled_stop == o.scheduled_stop && origin == o.origin
+         && history == o.history;
 }
 
 const char* to_string(recording_kind k) {

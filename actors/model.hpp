@@ -120,6 +120,11 @@ struct blackout_state {
   std::optional<timestamp> scheduled_stop;
   /// The server id where the last change was made.
   std::string origin;
+  /// Recent finished blackouts (start, stop), oldest first. Recordings'
+  /// `Blackouts` are derived from these plus the running one, so that a
+  /// retroactive start or stop can never cut into another blackout's
+  /// interval. Persisted, not rendered.
+  std::vector<interval> history;
 
   bool operator==(const blackout_state& o) const;
 };

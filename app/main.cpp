@@ -127,9 +127,15 @@ int run(const server_config& cfg) {
   caf_cfg.set("scheduler.max-threads", cfg.actor_threads);
   caf::actor_system sys{caf_cfg};
 
+  std::unique_ptr<group_committer> committer;
+  if (cfg.storage_sync)
+    committer = std::make_unique<group_committer>(*store);
+
   directory dir;
   agent_services svc;
+  svc.sys = &sys;
   svc.store = store.get();
+  svc.committer = committer.get();
   svc.dir = &dir;
   svc.now = wall_clock_ms;
   svc.settings.max_blackout_ms = cfg.max_agent_blackout_s * 1000;
@@ -144,17 +150,15 @@ int run(const server_config& cfg) {
   hs.limits = cfg.limits;
   hs.max_bulk_agents = cfg.max_bulk_agents;
   hs.now = wall_clock_ms;
-  hs.send = [](const agent_entry& e, command cmd,
-               std::function<void(agent_error, std::string)> respond) {
-    send_to_agent(e, agent_request{std::move(cmd),
-                                   [respond = std::move(respond)](
-                                     agent_reply r) {
-                                     respond(std::move(r.error),
-                                             std::move(r.body));
-                                   }});
-  };
-  hs.spawn = [&sys, &svc](const agent_entry_ptr& e) {
-    spawn_agent(sys, e, agent_live{}, &svc);
+  hs.send = [&svc](const agent_entry_ptr& e, command cmd,
+                   std::function<void(agent_error, std::string)> respond) {
+    send_to_agent(e,
+                  agent_request{std::move(cmd),
+                                [respond = std::move(respond)](agent_reply r) {
+                                  respond(std::move(r.error),
+                                          std::move(r.body));
+                                }},
+                  &svc);
   };
   hs.offload = [&server](std::function<void()> fn) {
     server.offload(std::move(fn));
@@ -180,8 +184,14 @@ int run(const server_config& cfg) {
   error = load_agents(*store, [&](stored_agent&& a) {
     auto e = std::make_shared<agent_entry>(a.profile.id);
     e->set_profile(std::make_shared<const agent_profile>(a.profile));
-    spawn_agent(sys, e, std::move(a.live), &svc);
+    bool timer = needs_timer(a.live);
+    e->set_live(a.has_live ? std::make_shared<const agent_live>(
+                  std::move(a.live))
+                           : empty_live());
     dir.restore(e);
+    // Idle agents get their actor on first use; armed deadlines need one now.
+    if (timer)
+      ensure_agent_actor(e, &svc);
     ++restored;
   });
   if (!error.empty()) {
@@ -203,8 +213,7 @@ int run(const server_config& cfg) {
         write_batch b;
         add_profiles(b, ps);
         return store->write(b).message;
-      },
-      hs.spawn);
+      });
     if (!res.conflict.empty())
       std::cerr << "recording-api: agents file: skipped AgentID " << p.id
                 << ": " << res.conflict << "\n";
@@ -241,6 +250,8 @@ int run(const server_config& cfg) {
   for (auto& e : dir.all())
     stop_agent(*e);
   sys.await_all_actors_done();
+  if (committer)
+    committer->stop();
   server.stop();
   std::cout << "recording-api: stopped\n" << std::flush;
   return 0;

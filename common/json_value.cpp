@@ -59,6 +59,12 @@ struct builder {
     return scalar(json_value::kind::number, std::string(s, n));
   }
   bool String(const char* s, rapidjson::SizeType n, bool) {
+    // RapidJSON decodes an escaped lone low surrogate (\udc00) into bytes
+    // that are not UTF-8; refuse it like any other invalid UTF-8.
+    if (!valid_utf8({s, n})) {
+      failure = "a JSON string is not valid UTF-8 (lone surrogate escape)";
+      return false;
+    }
     return scalar(json_value::kind::string, std::string(s, n));
   }
   bool open(json_value::kind k) {
@@ -75,6 +81,10 @@ struct builder {
   bool StartObject() { return open(json_value::kind::object); }
   bool Key(const char* s, rapidjson::SizeType n, bool) {
     std::string_view key{s, n};
+    if (!valid_utf8(key)) {
+      failure = "a JSON key is not valid UTF-8 (lone surrogate escape)";
+      return false;
+    }
     if (stack.back()->find(key) != nullptr) {
       failure = "duplicate key '" + std::string(key) + "' in a JSON object";
       return false;

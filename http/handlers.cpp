@@ -205,7 +205,7 @@ void handlers::on_command(route r, const exchange_ptr& ex,
   auto e = resolve(who);
   if (!e)
     return ex->fail(agent_not_found(who));
-  svc_.send(*e, std::move(cmd), [ex](agent_error err, std::string body) {
+  svc_.send(e, std::move(cmd), [ex](agent_error err, std::string body) {
     if (err)
       ex->fail(to_http(err));
     else
@@ -247,7 +247,7 @@ struct cti_run : std::enable_shared_from_this<cti_run> {
       return;
     }
     auto self = shared_from_this();
-    svc->send(*e, std::move(cmd), [self, i](agent_error err, std::string body) {
+    svc->send(e, std::move(cmd), [self, i](agent_error err, std::string body) {
       if (err) {
         self->ex->fail(self->prefix(to_http(err), i));
         return;
@@ -520,8 +520,7 @@ void handlers::on_put_agents(const exchange_ptr& ex, const request_params& p,
         b.put(keys::profile(prof.id), encode_profile(prof));
       auto st = svc_.store->write(b);
       return st.message;
-    },
-    svc_.spawn);
+    });
   if (!res.conflict.empty())
     return ex->fail({409, "Conflict", res.conflict});
   if (!res.storage_error.empty())
@@ -564,7 +563,7 @@ void handlers::on_delete_agent(const exchange_ptr& ex,
   cmd.kind = command_kind::remove;
   auto* dir = svc_.dir;
   auto agent_id = *id;
-  svc_.send(*e, std::move(cmd),
+  svc_.send(e, std::move(cmd),
             [ex, dir, agent_id](agent_error err, std::string body) {
               if (err)
                 return ex->fail(to_http(err));

@@ -29,11 +29,9 @@ struct handler_services {
   std::function<timestamp()> now;
   /// Sends a command to the actor owning an agent; `respond` is called
   /// once with the actor's answer, on an actor thread.
-  std::function<void(const agent_entry&, command,
+  std::function<void(const agent_entry_ptr&, command,
                      std::function<void(agent_error, std::string)>)>
     send;
-  /// Spawns the actor of a newly provisioned agent.
-  std::function<void(const agent_entry_ptr&)> spawn;
   /// Runs slow read-only work (scans, GetAll) off the HTTP threads.
   std::function<void(std::function<void()>)> offload;
 };

@@ -312,7 +312,10 @@ http_error read_blackout_time(const request_params& p, const param_limits& lim,
   if (auto err = read_time_value(p.get(name), name, lim, explicit_time))
     return err;
   std::optional<std::int64_t> offset;
-  if (auto* v = p.get("TimeOffset")) {
+  // With an explicit time, TimeOffset is ignored (the seed's rule), even
+  // when it is malformed.
+  const json_value* offset_param = explicit_time ? nullptr : p.get("TimeOffset");
+  if (auto* v = offset_param) {
     std::string text = v->text;
     if (v->is_string()) {
       auto b = text.find_first_not_of(' ');
@@ -336,6 +339,7 @@ http_error read_blackout_time(const request_params& p, const param_limits& lim,
                            + std::to_string(lim.max_time_offset_s)
                            + " seconds");
   }
+  cmd.time_given = explicit_time || offset;
   if (explicit_time)
     cmd.time = explicit_time; // the explicit time wins over TimeOffset
   else if (offset)

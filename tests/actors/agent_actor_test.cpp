@@ -32,6 +32,7 @@ struct fixture {
     cfg.set("scheduler.policy", caf::atom("testing"));
     sys = std::make_unique<caf::actor_system>(cfg);
     sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
+    svc.sys = sys.get();
     svc.store = &store;
     svc.dir = &dir;
     svc.settings.server_id = "server-a";
@@ -41,7 +42,8 @@ struct fixture {
     agent_profile p;
     p.id = 7;
     entry->set_profile(std::make_shared<const agent_profile>(p));
-    spawn_agent(*sys, entry, agent_live{}, &svc);
+    entry->set_live(empty_live());
+    ensure_agent_actor(entry, &svc);
     sched->run();
   }
 
@@ -59,9 +61,12 @@ struct fixture {
 
   agent_reply send(command cmd) {
     replies.clear();
-    send_to_agent(*entry, agent_request{std::move(cmd), [this](agent_reply r) {
-                                          replies.push_back(std::move(r));
-                                        }});
+    send_to_agent(entry,
+                  agent_request{std::move(cmd),
+                                [this](agent_reply r) {
+                                  replies.push_back(std::move(r));
+                                }},
+                  &svc);
     sched->run();
     BOOST_REQUIRE_EQUAL(replies.size(), 1u);
     return replies.front();
@@ -180,7 +185,8 @@ BOOST_AUTO_TEST_CASE(restored_past_schedule_takes_effect_with_original_time) {
   e->set_profile(std::make_shared<const agent_profile>(p));
   agent_live live;
   live.blackout.scheduled_start = base - 5'000;
-  spawn_agent(*sys, e, live, &svc);
+  e->set_live(std::make_shared<const agent_live>(live));
+  ensure_agent_actor(e, &svc);
   sched->run();
   BOOST_TEST(e->live()->blackout.active);
   BOOST_TEST((e->live()->blackout.start == base - 5'000));

@@ -88,6 +88,9 @@ constexpr timestamp sec = 1000;
 
 constexpr std::int64_t agent_id = 2;
 
+/// An expected optional time.
+std::optional<timestamp> opt(timestamp t) { return t; }
+
 // -- command builders -------------------------------------------------------
 
 struct cti_args {
@@ -124,6 +127,7 @@ command blackout(command_kind kind, std::optional<timestamp> at = {}) {
   command c;
   c.kind = kind;
   c.time = at;
+  c.time_given = at.has_value();
   return c;
 }
 
@@ -193,6 +197,32 @@ std::vector<std::string> keys_of(const metadata& m) {
   std::vector<std::string> out;
   for (auto& [k, v] : m)
     out.push_back(k);
+  return out;
+}
+
+/// True when the union of `bs` covers [from, to] (open intervals run on).
+bool covered(const std::vector<interval>& bs, timestamp from, timestamp to) {
+  timestamp reached = from;
+  bool progress = true;
+  while (reached < to && progress) {
+    progress = false;
+    for (auto& i : bs) {
+      const timestamp end = i.stop.value_or(to);
+      if (i.start <= reached && end > reached) {
+        reached = end;
+        progress = true;
+      }
+    }
+  }
+  return reached >= to;
+}
+
+std::string describe(const std::vector<interval>& bs) {
+  std::string out;
+  for (auto& i : bs)
+    out += "[" + rapi::format_time(i.start) + ", "
+           + (i.stop ? rapi::format_time(*i.stop) : std::string("open"))
+           + "] ";
   return out;
 }
 
@@ -270,7 +300,8 @@ BOOST_FIXTURE_TEST_CASE(call_started_becomes_active_call, agent_fixture) {
   // The vendor's order: ani, dnis, calldirection, then the start time.
   std::vector<std::string> expected_keys{"ani", "dnis", "calldirection",
                                          "starttime"};
-  BOOST_TEST(keys_of(c.meta) == expected_keys, boost::test_tools::per_element());
+  BOOST_TEST(keys_of(c.meta) == expected_keys,
+             boost::test_tools::per_element());
   BOOST_TEST(value_of(c.meta, "ani") == "8005551234");
   BOOST_TEST(value_of(c.meta, "dnis") == "805003");
   BOOST_TEST(value_of(c.meta, "calldirection") == "I");
@@ -367,7 +398,7 @@ BOOST_FIXTURE_TEST_CASE(call_ended_stops_recordings, agent_fixture) {
       BOOST_TEST(ch->rec.state == recording_state::completed);
       BOOST_TEST(ch->rec.reason == stop_reason::call_ended);
       BOOST_TEST(rapi::to_string(ch->rec.reason) == std::string("CallEnded"));
-      BOOST_TEST(ch->rec.stop == std::optional<timestamp>(base + 10 * sec));
+      BOOST_TEST(ch->rec.stop == opt(base + 10 * sec));
       // Kept in memory for retroactive blackouts.
       BOOST_TEST(find_rec(st, id) != nullptr);
     }
@@ -382,7 +413,7 @@ BOOST_FIXTURE_TEST_CASE(call_ended_with_past_time_stops_then, agent_fixture) {
                 base + 10 * sec);
   auto* ch = find_changed(out, audio);
   BOOST_REQUIRE(ch != nullptr);
-  BOOST_TEST(ch->rec.stop == std::optional<timestamp>(base + 5 * sec));
+  BOOST_TEST(ch->rec.stop == opt(base + 5 * sec));
 }
 
 BOOST_FIXTURE_TEST_CASE(call_ended_on_held_call, agent_fixture) {
@@ -570,7 +601,7 @@ BOOST_FIXTURE_TEST_CASE(record_stop_completes_the_recording, agent_fixture) {
   BOOST_TEST(!out.recordings[0].created);
   const auto& r = rec(id);
   BOOST_TEST(r.state == recording_state::completed);
-  BOOST_TEST(r.stop == std::optional<timestamp>(base + 5 * sec));
+  BOOST_TEST(r.stop == opt(base + 5 * sec));
   BOOST_TEST(r.reason == stop_reason::api);
   // CallMetadata is merged before the stop, so the recording keeps it.
   BOOST_TEST(value_of(r.meta, "user3") == "final");
@@ -626,9 +657,9 @@ BOOST_FIXTURE_TEST_CASE(stop_with_unknown_call_identifier_is_404,
   // whatever unlabelled call is active now (e.g. after a transfer).
   start_call("c-1", base);
   auto audio = start(command_kind::record_start, base + sec);
-  BOOST_TEST_CONTEXT("actors/agent_state.cpp target_call: an unknown "
-                     "CallIdentifier falls back to the unlabelled active "
-                     "call for stop/update too") {
+  // Regression: target_call once fell back to the unlabelled active call
+  // for stop/update too.
+  BOOST_TEST_CONTEXT("Stop/Update with a CallIdentifier matching no call") {
     auto stop = st.apply(cmd(command_kind::record_stop, std::string("zzz")),
                          base + 2 * sec);
     BOOST_TEST(stop.error.code == agent_errc::call_not_found);
@@ -874,7 +905,7 @@ BOOST_FIXTURE_TEST_CASE(screen_stop_desktop_session, agent_fixture) {
   BOOST_TEST(r.id == id);
   BOOST_TEST(r.state == recording_state::completed);
   BOOST_TEST(r.reason == stop_reason::api);
-  BOOST_TEST(r.stop == std::optional<timestamp>(base + 5 * sec));
+  BOOST_TEST(r.stop == opt(base + 5 * sec));
   BOOST_TEST(value_of(r.meta, "user1") == "last");
   BOOST_TEST(fails(cmd(command_kind::screen_stop), base + 6 * sec)
              == agent_errc::not_recording);
@@ -942,6 +973,20 @@ BOOST_FIXTURE_TEST_CASE(desktop_session_key_limit, agent_fixture) {
   BOOST_TEST(st.live.desktop_session->id == id);
 }
 
+BOOST_FIXTURE_TEST_CASE(new_recordings_take_sequence_numbers,
+                        agent_fixture) {
+  start_call("c-1", base);
+  auto out1 = ok(cmd(command_kind::record_start), base);
+  auto out2 = ok(cmd(command_kind::duplicate_start), base);
+  BOOST_REQUIRE(out1.recordings.size() == 1u);
+  BOOST_REQUIRE(out2.recordings.size() == 1u);
+  BOOST_TEST(out1.recordings[0].rec.seq == 1u);
+  BOOST_TEST(out2.recordings[0].rec.seq == 2u);
+  // An idempotent start takes no number.
+  ok(cmd(command_kind::record_start), base + sec);
+  BOOST_TEST(seq == 2u);
+}
+
 // -- removing the agent -----------------------------------------------------
 
 BOOST_FIXTURE_TEST_CASE(remove_stops_everything, agent_fixture) {
@@ -964,7 +1009,7 @@ BOOST_FIXTURE_TEST_CASE(remove_stops_everything, agent_fixture) {
       BOOST_TEST(ch->rec.reason == stop_reason::agent_removed);
       BOOST_TEST(rapi::to_string(ch->rec.reason)
                  == std::string("AgentRemoved"));
-      BOOST_TEST(ch->rec.stop == std::optional<timestamp>(base + 10 * sec));
+      BOOST_TEST(ch->rec.stop == opt(base + 10 * sec));
     }
   }
   BOOST_TEST(!st.live.active_call.has_value());
@@ -1042,7 +1087,7 @@ BOOST_FIXTURE_TEST_CASE(blackout_start_covers_running_recordings,
   BOOST_TEST(out.state_changed);
   const auto& b = st.live.blackout;
   BOOST_TEST(b.active);
-  BOOST_TEST(b.start == std::optional<timestamp>(base + 10 * sec));
+  BOOST_TEST(b.start == opt(base + 10 * sec));
   BOOST_TEST(!b.stop.has_value());
   BOOST_TEST(b.origin == "server-a");
   BOOST_TEST(out.recordings.size() == 2u);
@@ -1082,8 +1127,8 @@ BOOST_FIXTURE_TEST_CASE(blackout_stop_closes_intervals, agent_fixture) {
   BOOST_TEST(out.state_changed);
   const auto& b = st.live.blackout;
   BOOST_TEST(!b.active);
-  BOOST_TEST(b.start == std::optional<timestamp>(base + 10 * sec));
-  BOOST_TEST(b.stop == std::optional<timestamp>(base + 20 * sec));
+  BOOST_TEST(b.start == opt(base + 10 * sec));
+  BOOST_TEST(b.stop == opt(base + 20 * sec));
   BOOST_TEST(out.recordings.size() == 2u);
   for (auto& id : {audio, desktop_free}) {
     BOOST_TEST_CONTEXT("recording " << id) {
@@ -1150,8 +1195,8 @@ BOOST_FIXTURE_TEST_CASE(future_start_is_scheduled, agent_fixture) {
   BOOST_TEST(out.state_changed);
   BOOST_TEST(out.recordings.empty());
   BOOST_TEST(!st.live.blackout.active);
-  BOOST_TEST(st.live.blackout.scheduled_start == std::optional<timestamp>(at));
-  BOOST_TEST(st.next_deadline() == std::optional<timestamp>(at));
+  BOOST_TEST(st.live.blackout.scheduled_start == opt(at));
+  BOOST_TEST(st.next_deadline() == opt(at));
   BOOST_TEST(rec(audio).blackouts.empty());
   // Nothing happens before the time.
   auto early = st.advance(at - 1);
@@ -1161,14 +1206,14 @@ BOOST_FIXTURE_TEST_CASE(future_start_is_scheduled, agent_fixture) {
   auto tick = st.advance(at);
   BOOST_TEST(tick.state_changed);
   BOOST_TEST(st.live.blackout.active);
-  BOOST_TEST(st.live.blackout.start == std::optional<timestamp>(at));
+  BOOST_TEST(st.live.blackout.start == opt(at));
   BOOST_TEST(!st.live.blackout.scheduled_start.has_value());
   BOOST_REQUIRE(tick.recordings.size() == 1u);
   BOOST_REQUIRE(rec(audio).blackouts.size() == 1u);
   BOOST_TEST((rec(audio).blackouts[0] == interval{at, std::nullopt}));
   // The next deadline is the limit now.
   BOOST_TEST(st.next_deadline()
-             == std::optional<timestamp>(at + settings.max_blackout_ms));
+             == opt(at + settings.max_blackout_ms));
 }
 
 BOOST_FIXTURE_TEST_CASE(late_advance_begins_at_scheduled_time,
@@ -1182,7 +1227,7 @@ BOOST_FIXTURE_TEST_CASE(late_advance_begins_at_scheduled_time,
   auto out = ok(cmd(command_kind::record_update, std::nullopt,
                     {{"user1", "x"}}),
                 at + 5 * sec);
-  BOOST_TEST(st.live.blackout.start == std::optional<timestamp>(at));
+  BOOST_TEST(st.live.blackout.start == opt(at));
   BOOST_REQUIRE(rec(audio).blackouts.size() == 1u);
   BOOST_TEST(rec(audio).blackouts[0].start == at);
   BOOST_TEST(find_changed(out, audio) != nullptr);
@@ -1195,12 +1240,12 @@ BOOST_FIXTURE_TEST_CASE(future_stop_is_scheduled, agent_fixture) {
   const timestamp at = base + 20 * sec;
   ok(blackout(command_kind::blackout_stop, at), base + 2 * sec);
   BOOST_TEST(st.live.blackout.active);
-  BOOST_TEST(st.live.blackout.scheduled_stop == std::optional<timestamp>(at));
-  BOOST_TEST(st.next_deadline() == std::optional<timestamp>(at));
+  BOOST_TEST(st.live.blackout.scheduled_stop == opt(at));
+  BOOST_TEST(st.next_deadline() == opt(at));
   auto tick = st.advance(at);
   BOOST_TEST(tick.state_changed);
   BOOST_TEST(!st.live.blackout.active);
-  BOOST_TEST(st.live.blackout.stop == std::optional<timestamp>(at));
+  BOOST_TEST(st.live.blackout.stop == opt(at));
   BOOST_TEST((rec(audio).blackouts[0] == interval{base + sec, at}));
   BOOST_TEST(!st.next_deadline().has_value());
 }
@@ -1212,14 +1257,14 @@ BOOST_FIXTURE_TEST_CASE(max_blackout_ends_at_start_plus_limit,
   auto audio = start(command_kind::record_start, base);
   ok(blackout(command_kind::blackout_start), base + 10 * sec);
   const timestamp limit = base + 70 * sec;
-  BOOST_TEST(st.next_deadline() == std::optional<timestamp>(limit));
+  BOOST_TEST(st.next_deadline() == opt(limit));
   auto early = st.advance(limit - 1);
   BOOST_TEST(st.live.blackout.active);
   BOOST_TEST(early.recordings.empty());
   auto tick = st.advance(limit);
   BOOST_TEST(tick.state_changed);
   BOOST_TEST(!st.live.blackout.active);
-  BOOST_TEST(st.live.blackout.stop == std::optional<timestamp>(limit));
+  BOOST_TEST(st.live.blackout.stop == opt(limit));
   BOOST_REQUIRE(tick.recordings.size() == 1u);
   BOOST_TEST((rec(audio).blackouts[0] == interval{base + 10 * sec, limit}));
   BOOST_TEST(!st.next_deadline().has_value());
@@ -1233,7 +1278,7 @@ BOOST_FIXTURE_TEST_CASE(max_blackout_applies_to_late_ticks, agent_fixture) {
   // A tick that comes long after still ends it at exactly start + limit.
   st.advance(base + 500 * sec);
   BOOST_TEST(!st.live.blackout.active);
-  BOOST_TEST(st.live.blackout.stop == std::optional<timestamp>(base + 60 * sec));
+  BOOST_TEST(st.live.blackout.stop == opt(base + 60 * sec));
   BOOST_TEST((rec(audio).blackouts[0] == interval{base, base + 60 * sec}));
   // So does a command that arrives first.
   ok(blackout(command_kind::blackout_start), base + 600 * sec);
@@ -1242,7 +1287,7 @@ BOOST_FIXTURE_TEST_CASE(max_blackout_applies_to_late_ticks, agent_fixture) {
                 base + 900 * sec);
   BOOST_TEST(!st.live.blackout.active);
   BOOST_TEST(st.live.blackout.stop
-             == std::optional<timestamp>(base + 660 * sec));
+             == opt(base + 660 * sec));
   BOOST_REQUIRE(rec(audio).blackouts.size() == 2u);
   BOOST_TEST((rec(audio).blackouts[1]
               == interval{base + 600 * sec, base + 660 * sec}));
@@ -1254,10 +1299,10 @@ BOOST_FIXTURE_TEST_CASE(max_blackout_is_earlier_than_scheduled_stop,
   settings.max_blackout_ms = 60 * sec;
   ok(blackout(command_kind::blackout_start), base);
   ok(blackout(command_kind::blackout_stop, base + 120 * sec), base + sec);
-  BOOST_TEST(st.next_deadline() == std::optional<timestamp>(base + 60 * sec));
+  BOOST_TEST(st.next_deadline() == opt(base + 60 * sec));
   st.advance(base + 60 * sec);
   BOOST_TEST(!st.live.blackout.active);
-  BOOST_TEST(st.live.blackout.stop == std::optional<timestamp>(base + 60 * sec));
+  BOOST_TEST(st.live.blackout.stop == opt(base + 60 * sec));
   BOOST_TEST(!st.next_deadline().has_value());
 }
 
@@ -1281,7 +1326,7 @@ BOOST_FIXTURE_TEST_CASE(retroactive_start_marks_from_the_past,
   const timestamp t = base + 10 * sec;
   auto out = ok(blackout(command_kind::blackout_start, t), base + 30 * sec);
   BOOST_TEST(st.live.blackout.active);
-  BOOST_TEST(st.live.blackout.start == std::optional<timestamp>(t));
+  BOOST_TEST(st.live.blackout.start == opt(t));
   // Running recordings: from max(recording start, t), still open.
   BOOST_REQUIRE(rec(early).blackouts.size() == 1u);
   BOOST_TEST((rec(early).blackouts[0] == interval{t, std::nullopt}));
@@ -1319,11 +1364,56 @@ BOOST_FIXTURE_TEST_CASE(retroactive_stop_trims_intervals, agent_fixture) {
   auto late = start(command_kind::duplicate_start, base + 25 * sec);
   ok(blackout(command_kind::blackout_stop, base + 20 * sec), base + 30 * sec);
   BOOST_TEST(!st.live.blackout.active);
-  BOOST_TEST(st.live.blackout.stop == std::optional<timestamp>(base + 20 * sec));
+  BOOST_TEST(st.live.blackout.stop == opt(base + 20 * sec));
   BOOST_TEST((rec(audio).blackouts[0]
               == interval{base + 10 * sec, base + 20 * sec}));
   // The duplicate started after the (retroactive) stop: not blacked out.
   BOOST_TEST(rec(late).blackouts.empty());
+}
+
+BOOST_FIXTURE_TEST_CASE(retroactive_blackout_keeps_earlier_intervals,
+                        agent_fixture) {
+  // Blackout A covers 10s-20s. A later retroactive blackout B from 5s to
+  // 15s overlaps it; what A blacked out must stay blacked out.
+  // BUG (actors/agent_state.cpp, end_blackout): intervals are attributed to
+  // the ending blackout by `start >= began`, so A's interval is cut at 15s.
+  start_call("c-1", base);
+  auto audio = start(command_kind::record_start, base);
+  ok(blackout(command_kind::blackout_start), base + 10 * sec);
+  ok(blackout(command_kind::blackout_stop), base + 20 * sec);
+  ok(blackout(command_kind::blackout_start, base + 5 * sec), base + 30 * sec);
+  ok(blackout(command_kind::blackout_stop, base + 15 * sec), base + 31 * sec);
+  BOOST_TEST_CONTEXT("intervals " << describe(rec(audio).blackouts)
+                                  << " (end_blackout trims any interval "
+                                     "starting after the new start, even "
+                                     "one of an earlier blackout)") {
+    BOOST_TEST(covered(rec(audio).blackouts, base + 5 * sec,
+                       base + 15 * sec));
+    BOOST_TEST(covered(rec(audio).blackouts, base + 10 * sec,
+                       base + 20 * sec));
+  }
+}
+
+BOOST_FIXTURE_TEST_CASE(retroactive_blackout_before_earlier_one,
+                        agent_fixture) {
+  // Blackout A covers 10s-20s; a retroactive blackout B covers 5s-8s. A's
+  // interval must survive B's stop.
+  // BUG (actors/agent_state.cpp, end_blackout): A's interval starts after
+  // B's stop, so it is erased as if it were B's.
+  start_call("c-1", base);
+  auto audio = start(command_kind::record_start, base);
+  ok(blackout(command_kind::blackout_start), base + 10 * sec);
+  ok(blackout(command_kind::blackout_stop), base + 20 * sec);
+  ok(blackout(command_kind::blackout_start, base + 5 * sec), base + 30 * sec);
+  ok(blackout(command_kind::blackout_stop, base + 8 * sec), base + 31 * sec);
+  BOOST_TEST_CONTEXT("intervals " << describe(rec(audio).blackouts)
+                                  << " (end_blackout erases intervals that "
+                                     "start after the stop, even one of an "
+                                     "earlier blackout)") {
+    BOOST_TEST(covered(rec(audio).blackouts, base + 5 * sec, base + 8 * sec));
+    BOOST_TEST(covered(rec(audio).blackouts, base + 10 * sec,
+                       base + 20 * sec));
+  }
 }
 
 BOOST_FIXTURE_TEST_CASE(stop_before_start_is_invalid_time, agent_fixture) {
@@ -1342,6 +1432,21 @@ BOOST_FIXTURE_TEST_CASE(stop_before_start_is_invalid_time, agent_fixture) {
               == interval{base + 10 * sec, std::nullopt}));
 }
 
+BOOST_FIXTURE_TEST_CASE(plain_stop_calls_off_a_scheduled_start,
+                        agent_fixture) {
+  ok(blackout(command_kind::blackout_start, base + 60 * sec), base);
+  ok(blackout(command_kind::blackout_stop, base + 90 * sec), base + sec);
+  // No time given (receipt time only): the schedule is called off.
+  command plain = blackout(command_kind::blackout_stop, base + 2 * sec);
+  plain.time_given = false;
+  ok(plain, base + 2 * sec);
+  BOOST_TEST(!st.live.blackout.scheduled_start.has_value());
+  BOOST_TEST(!st.live.blackout.scheduled_stop.has_value());
+  BOOST_TEST(!st.next_deadline().has_value());
+  st.advance(base + 120 * sec);
+  BOOST_TEST(!st.live.blackout.active);
+}
+
 BOOST_FIXTURE_TEST_CASE(stop_before_scheduled_start_is_invalid_time,
                         agent_fixture) {
   ok(blackout(command_kind::blackout_start, base + 60 * sec), base);
@@ -1351,14 +1456,14 @@ BOOST_FIXTURE_TEST_CASE(stop_before_scheduled_start_is_invalid_time,
   // A stop after the scheduled start is scheduled too.
   ok(blackout(command_kind::blackout_stop, base + 90 * sec), base + 2 * sec);
   BOOST_TEST(st.live.blackout.scheduled_stop
-             == std::optional<timestamp>(base + 90 * sec));
+             == opt(base + 90 * sec));
   st.advance(base + 60 * sec);
   BOOST_TEST(st.live.blackout.active);
-  BOOST_TEST(st.next_deadline() == std::optional<timestamp>(base + 90 * sec));
+  BOOST_TEST(st.next_deadline() == opt(base + 90 * sec));
   st.advance(base + 90 * sec);
   BOOST_TEST(!st.live.blackout.active);
-  BOOST_TEST(st.live.blackout.start == std::optional<timestamp>(base + 60 * sec));
-  BOOST_TEST(st.live.blackout.stop == std::optional<timestamp>(base + 90 * sec));
+  BOOST_TEST(st.live.blackout.start == opt(base + 60 * sec));
+  BOOST_TEST(st.live.blackout.stop == opt(base + 90 * sec));
 }
 
 BOOST_FIXTURE_TEST_CASE(blackout_spans_transfers, agent_fixture) {
@@ -1400,8 +1505,8 @@ BOOST_FIXTURE_TEST_CASE(retroactive_start_older_than_limit_ends_at_limit,
   auto out = ok(blackout(command_kind::blackout_start, base + 10 * sec),
                 base + 100 * sec);
   BOOST_TEST(!st.live.blackout.active);
-  BOOST_TEST(st.live.blackout.start == std::optional<timestamp>(base + 10 * sec));
-  BOOST_TEST(st.live.blackout.stop == std::optional<timestamp>(base + 70 * sec));
+  BOOST_TEST(st.live.blackout.start == opt(base + 10 * sec));
+  BOOST_TEST(st.live.blackout.stop == opt(base + 70 * sec));
   BOOST_REQUIRE(rec(audio).blackouts.size() == 1u);
   BOOST_TEST((rec(audio).blackouts[0]
               == interval{base + 10 * sec, base + 70 * sec}));
@@ -1414,9 +1519,10 @@ BOOST_FIXTURE_TEST_CASE(cti_call_id_is_the_telephony_id, agent_fixture) {
   // A CallIdentifier label that happens to equal a new CallId must not make
   // the event act on the labelled call.
   start_call("c-1", base, {"111222", "", "", "", std::nullopt});
-  BOOST_TEST_CONTEXT("CTI CallStarted with CallId equal to another call's "
-                     "CallIdentifier (actors/agent_state.cpp on_cti uses "
-                     "find_call, which also matches labels)") {
+  // Regression: on_cti once looked calls up with find_call, which also
+  // matches CallIdentifier labels.
+  BOOST_TEST_CONTEXT("CTI CallStarted with a CallId equal to another call's "
+                     "CallIdentifier") {
     ok(cti(cti_type::call_started, "111222"), base + sec);
     BOOST_REQUIRE(st.live.active_call.has_value());
     BOOST_TEST(st.live.active_call->call_id == "111222");
@@ -1428,7 +1534,7 @@ BOOST_FIXTURE_TEST_CASE(cti_call_ended_does_not_match_labels,
                         agent_fixture) {
   start_call("c-1", base, {"111222", "", "", "", std::nullopt});
   BOOST_TEST_CONTEXT("CTI CallEnded with a CallId no call has, equal to a "
-                     "CallIdentifier label (actors/agent_state.cpp on_cti)") {
+                     "CallIdentifier label") {
     auto out = st.apply(cti(cti_type::call_ended, "111222"), base + sec);
     BOOST_TEST(out.error.code == agent_errc::call_not_found);
     BOOST_TEST(st.live.active_call.has_value());
@@ -1443,6 +1549,8 @@ BOOST_FIXTURE_TEST_CASE(recent_recordings_are_bounded, agent_fixture) {
     ok(cmd(command_kind::record_stop), base + (2 * i + 2) * sec);
   }
   ok(cti(cti_type::call_ended, "c-1"), base + 20 * sec);
+  // Regression: remove_call once appended completed recordings to `recent`
+  // without pruning it.
   BOOST_TEST_CONTEXT("agent_settings::recent_max after CallEnded of a call "
                      "whose recordings were all completed") {
     BOOST_TEST(st.live.recent.size() <= settings.recent_max);

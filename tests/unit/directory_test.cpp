@@ -38,14 +38,15 @@ struct directory_fixture {
   std::string persist_error;
 
   directory::provision_result provision(std::vector<agent_profile> ps) {
-    return dir.provision(
-      ps,
-      [this](const std::vector<agent_profile>& batch) {
-        if (persist_error.empty())
-          persisted.push_back(batch);
-        return persist_error;
-      },
-      [this](const agent_entry_ptr& e) { spawned.push_back(e->id()); });
+    auto r = dir.provision(ps, [this](const std::vector<agent_profile>& batch) {
+      if (persist_error.empty())
+        persisted.push_back(batch);
+      return persist_error;
+    });
+    // New agents get no actor until used; record which entries were new.
+    for (auto& e : r.created)
+      spawned.push_back(e->id());
+    return r;
   }
 
   void ok(std::vector<agent_profile> ps) {

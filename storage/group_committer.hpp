@@ -1,0 +1,56 @@
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "storage/kv_store.hpp"
+
+namespace rapi {
+
+/// Group commit for `storage.sync = true`.
+///
+/// With an fsync per write, a writer blocked on its own fsync caps
+/// throughput at one write per disk flush per thread. Agent actors instead
+/// hand their batch to this committer and go on; its one thread takes every
+/// batch queued meanwhile, writes them as one atomic batch (one WAL append,
+/// one fsync) and calls each writer back. Each writer's batch stays atomic
+/// because the merged batch is.
+class group_committer {
+public:
+  using callback = std::function<void(const storage_status&)>;
+
+  explicit group_committer(kv_store& store, std::size_t max_group = 4096);
+  ~group_committer();
+
+  group_committer(const group_committer&) = delete;
+  group_committer& operator=(const group_committer&) = delete;
+
+  /// Queues `batch`; `done` runs on the committer thread once it is durable
+  /// (or failed).
+  void submit(write_batch batch, callback done);
+
+  /// Writes what is queued, then stops the thread.
+  void stop();
+
+  std::uint64_t groups() const;
+  std::uint64_t batches() const;
+
+private:
+  void run();
+
+  kv_store& store_;
+  const std::size_t max_group_;
+  mutable std::mutex mtx_;
+  std::condition_variable cv_;
+  std::deque<std::pair<write_batch, callback>> queue_;
+  bool stopping_ = false;
+  std::uint64_t groups_ = 0;
+  std::uint64_t batches_ = 0;
+  std::thread thread_;
+};
+
+} // namespace rapi
