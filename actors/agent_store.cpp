@@ -31,7 +31,7 @@ void add_profiles(write_batch& batch, const std::vector<agent_profile>& ps) {
     batch.put(keys::profile(p.id), encode_profile(p));
 }
 
-std::string check_layout(kv_store& store) {
+std::string check_layout(kv_store& store, bool may_write) {
   storage_status st;
   auto v = store.get(keys::layout, st);
   if (!st.ok())
@@ -45,6 +45,8 @@ std::string check_layout(kv_store& store) {
     if (!empty)
       return "the data folder holds keys but no layout version; refusing to "
              "guess what wrote it";
+    if (!may_write)
+      return "";
     write_batch b;
     b.put(std::string(keys::layout), std::to_string(keys::layout_version));
     auto ws = store.write(b);

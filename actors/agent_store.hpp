@@ -24,9 +24,10 @@ void add_removal(write_batch& batch, std::int64_t agent_id);
 /// Adds stored profiles to `batch`.
 void add_profiles(write_batch& batch, const std::vector<agent_profile>& ps);
 
-/// Checks the layout version of `store` (writing it into an empty store).
-/// Returns an error sentence, or "" when the store can be used.
-std::string check_layout(kv_store& store);
+/// Checks the layout version of `store` (writing it into an empty store
+/// when `may_write`). Returns an error sentence, or "" when the store can
+/// be used.
+std::string check_layout(kv_store& store, bool may_write = true);
 
 /// One stored agent, as recovery hands it over.
 struct stored_agent {

@@ -146,6 +146,8 @@ bool apply_file(const json_value& root, const std::string& base,
           cfg.data_dir = resolve(base, cfg.data_dir);
         } else if (name == "sync") {
           ok = r.boolean(val, key, cfg.storage_sync);
+        } else if (name == "min_free_bytes") {
+          ok = r.integer(val, key, 0, 1LL << 50, cfg.storage_min_free_bytes);
         } else {
           ok = r.unknown(key);
         }

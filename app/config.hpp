@@ -17,6 +17,7 @@ struct server_config {
   std::string server_id; ///< empty → "<host name>:<API port>"
   std::string data_dir = "data";
   bool storage_sync = false;
+  std::int64_t storage_min_free_bytes = 128LL * 1024 * 1024;
   std::string agents_file;
   std::int64_t max_agent_blackout_s = 600;
   std::size_t actor_threads = 2;

@@ -101,8 +101,20 @@ int run(const server_config& cfg) {
     return 1;
   }
   std::string error;
+  // Look before touching: a folder this server cannot use is refused
+  // without RocksDB even replaying its write-ahead log into it.
+  if (auto probe = open_rocksdb_readonly(cfg.data_dir, error)) {
+    if (auto err = check_layout(*probe, false); !err.empty()) {
+      std::cerr << "recording-api: " << cfg.data_dir << ": " << err << "\n";
+      return 1;
+    }
+  } else if (!error.empty()) {
+    std::cerr << "recording-api: " << error << " (the data was left untouched)\n";
+    return 1;
+  }
   rocksdb_options ropts;
   ropts.sync = cfg.storage_sync;
+  ropts.min_free_bytes = static_cast<std::uint64_t>(cfg.storage_min_free_bytes);
   auto store = open_rocksdb(cfg.data_dir, ropts, error);
   if (!store) {
     std::cerr << "recording-api: " << error << "\n";

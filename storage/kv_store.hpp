@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -64,7 +65,19 @@ struct rocksdb_options {
   bool sync = false;
   /// Create the database when the folder holds none.
   bool create_if_missing = true;
+  /// Writes are refused (and start-up too) while the data folder's file
+  /// system has less free space than this. RocksDB aborts the process on
+  /// ENOSPC in some paths; refusing early keeps the server up and the data
+  /// readable. 0 disables the check.
+  std::uint64_t min_free_bytes = 128ULL * 1024 * 1024;
 };
+
+/// Opens an existing RocksDB database in `dir` read-only (nothing in the
+/// folder is changed, not even write-ahead-log recovery), or returns
+/// nullptr: with `error` empty when there is no database yet, otherwise
+/// with the reason.
+std::unique_ptr<kv_store> open_rocksdb_readonly(const std::string& dir,
+                                                std::string& error);
 
 /// Opens (or creates) the RocksDB database in `dir`. Returns nullptr with a
 /// sentence in `error` when it cannot (locked, corrupt, not a database).

@@ -1,5 +1,12 @@
 #include "storage/kv_store.hpp"
 
+#include <atomic>
+#include <chrono>
+#include <limits>
+
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
@@ -10,21 +17,41 @@ namespace rapi {
 
 namespace {
 
+/// Free bytes on the file system holding `dir`, or -1 when unknown.
+std::int64_t free_bytes(const std::string& dir) {
+  struct statvfs st;
+  if (::statvfs(dir.c_str(), &st) != 0)
+    return -1;
+  return static_cast<std::int64_t>(st.f_bavail)
+         * static_cast<std::int64_t>(st.f_frsize);
+}
+
+std::string mib(std::int64_t bytes) {
+  return std::to_string(bytes / (1024 * 1024)) + " MiB";
+}
+
 class rocksdb_store final : public kv_store {
 public:
-  rocksdb_store(std::unique_ptr<rocksdb::DB> db, bool sync)
-    : db_(std::move(db)) {
-    write_options_.sync = sync;
+  rocksdb_store(std::unique_ptr<rocksdb::DB> db, std::string dir,
+                const rocksdb_options& options)
+    : db_(std::move(db)), dir_(std::move(dir)),
+      min_free_(static_cast<std::int64_t>(options.min_free_bytes)) {
+    write_options_.sync = options.sync;
   }
 
   ~rocksdb_store() override {
     if (db_) {
-      db_->FlushWAL(true);
+      if (!read_only_)
+        db_->FlushWAL(true);
       db_->Close();
     }
   }
 
   storage_status write(const write_batch& batch) override {
+    if (read_only_)
+      return {"the store is open read-only"};
+    if (auto refusal = check_space(batch); !refusal.empty())
+      return {refusal};
     rocksdb::WriteBatch wb;
     for (auto& op : batch.ops) {
       auto st = op.erase ? wb.Delete(op.key) : wb.Put(op.key, op.value);
@@ -75,11 +102,71 @@ public:
   }
 
 private:
+  /// Refuses a write that would take the disk below the reserve. The free
+  /// space is re-read at most every 100 ms and debited per write between.
+  std::string check_space(const write_batch& batch) {
+    if (min_free_ <= 0)
+      return {};
+    // WAL and memtable growth plus later flushes: count the batch twice.
+    std::int64_t need = 0;
+    for (auto& op : batch.ops)
+      need += 2 * static_cast<std::int64_t>(op.key.size() + op.value.size()
+                                            + 16);
+    auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+    auto left = free_.fetch_sub(need) - need;
+    if (now - checked_at_.load() < 100'000'000 && left >= min_free_)
+      return {};
+    // Stale or short: read the real figure.
+    checked_at_.store(now);
+    auto actual = free_bytes(dir_);
+    if (actual < 0) { // unknown: do not block writes on a failed statvfs
+      free_.store(std::numeric_limits<std::int64_t>::max() / 2);
+      return {};
+    }
+    free_.store(actual - need);
+    if (actual - need >= min_free_)
+      return {};
+    return "the disk holding " + dir_ + " is nearly full (" + mib(actual)
+           + " free, storage.min_free_bytes is " + mib(min_free_)
+           + "); writes are refused until space is freed";
+  }
+
   std::unique_ptr<rocksdb::DB> db_;
   rocksdb::WriteOptions write_options_;
+  const std::string dir_;
+  const std::int64_t min_free_;
+  bool read_only_ = false;
+
+public:
+  void set_read_only() { read_only_ = true; }
+  std::atomic<std::int64_t> free_{0};
+  std::atomic<std::int64_t> checked_at_{0};
 };
 
 } // namespace
+
+std::unique_ptr<kv_store> open_rocksdb_readonly(const std::string& dir,
+                                                std::string& error) {
+  error.clear();
+  struct stat st;
+  if (::stat((dir + "/CURRENT").c_str(), &st) != 0)
+    return nullptr; // no database yet
+  rocksdb::Options opts;
+  opts.paranoid_checks = true;
+  rocksdb::DB* raw = nullptr;
+  auto s = rocksdb::DB::OpenForReadOnly(opts, dir, &raw);
+  if (!s.ok()) {
+    error = "cannot open the RocksDB database in '" + dir
+            + "': " + s.ToString();
+    return nullptr;
+  }
+  rocksdb_options ro;
+  ro.min_free_bytes = 0;
+  auto store = std::make_unique<rocksdb_store>(
+    std::unique_ptr<rocksdb::DB>(raw), dir, ro);
+  store->set_read_only();
+  return store;
+}
 
 std::unique_ptr<kv_store> open_rocksdb(const std::string& dir,
                                        const rocksdb_options& options,
@@ -95,6 +182,17 @@ std::unique_ptr<kv_store> open_rocksdb(const std::string& dir,
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  if (options.min_free_bytes > 0) {
+    auto avail = free_bytes(dir);
+    if (avail >= 0
+        && avail < static_cast<std::int64_t>(options.min_free_bytes)) {
+      error = "the disk holding '" + dir + "' has " + mib(avail)
+              + " free, less than storage.min_free_bytes ("
+              + mib(static_cast<std::int64_t>(options.min_free_bytes))
+              + "); free some space or lower the setting";
+      return nullptr;
+    }
+  }
   rocksdb::DB* raw = nullptr;
   auto st = rocksdb::DB::Open(opts, dir, &raw);
   if (!st.ok()) {
@@ -103,7 +201,7 @@ std::unique_ptr<kv_store> open_rocksdb(const std::string& dir,
     return nullptr;
   }
   return std::make_unique<rocksdb_store>(std::unique_ptr<rocksdb::DB>(raw),
-                                         options.sync);
+                                         dir, options);
 }
 
 } // namespace rapi
