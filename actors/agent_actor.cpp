@@ -30,10 +30,26 @@ void agent_actor_state::publish() {
   entry->set_live(std::make_shared<const agent_live>(logic->live));
 }
 
+bool agent_actor_state::stamp(const blackout_state& before,
+                              const command* cmd) {
+  auto& after = logic->live.blackout;
+  if (after.same_state(before))
+    return false;
+  // Adopting a peer's newer state as it is: keep its stamp, publish nothing.
+  if (cmd != nullptr && cmd->kind == command_kind::blackout_replicate
+      && cmd->remote_blackout && after.same_state(*cmd->remote_blackout))
+    return false;
+  if (svc->hlc != nullptr)
+    after.version = svc->hlc->tick(svc->now());
+  after.origin = svc->settings.server_id;
+  return svc->repl != nullptr;
+}
+
 void agent_actor_state::persist(outcome out, agent_live backup,
                                 std::function<void(agent_reply)> respond,
-                                bool removing) {
-  in_flight f{std::move(out), std::move(backup), std::move(respond), removing};
+                                bool removing, bool publish) {
+  in_flight f{std::move(out), std::move(backup), std::move(respond), removing,
+              publish};
   if (!f.out.state_changed && f.out.recordings.empty() && !removing) {
     complete(f, {});
     return;
@@ -42,6 +58,9 @@ void agent_actor_state::persist(outcome out, agent_live backup,
   add_changes(batch, entry->id(), logic->live, f.out);
   if (removing)
     add_removal(batch, entry->id());
+  if (publish)
+    batch.put(svc->repl->next_outbox_key(),
+              svc->repl->encode_change(entry->id(), logic->live.blackout));
   if (svc->committer == nullptr) {
     complete(f, svc->store->write(batch).message);
     return;
@@ -68,6 +87,8 @@ void agent_actor_state::complete(in_flight& f, const std::string& error) {
   }
   if (f.out.state_changed || !f.out.recordings.empty())
     publish();
+  if (f.publish)
+    svc->repl->outbox_committed();
   if (f.removing) {
     entry->removed = true;
     f.respond({{}, std::move(f.out.body)});
@@ -123,7 +144,9 @@ void agent_actor_state::run(agent_request& req) {
     req.respond({std::move(out.error), {}});
     return;
   }
-  persist(std::move(out), std::move(backup), std::move(req.respond), removing);
+  bool publish = !removing && stamp(backup.blackout, &req.cmd);
+  persist(std::move(out), std::move(backup), std::move(req.respond), removing,
+          publish);
 }
 
 void agent_actor_state::advance() {
@@ -136,7 +159,8 @@ void agent_actor_state::advance() {
   armed.reset();
   auto backup = logic->live;
   auto out = logic->advance(svc->now());
-  persist(std::move(out), std::move(backup), {}, false);
+  bool publish = stamp(backup.blackout, nullptr);
+  persist(std::move(out), std::move(backup), {}, false, publish);
 }
 
 void agent_actor_state::on_tick(std::uint64_t gen) {

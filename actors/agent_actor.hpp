@@ -17,6 +17,8 @@
 #include "actors/atoms.hpp"
 #include "actors/command.hpp"
 #include "actors/directory.hpp"
+#include "actors/hlc.hpp"
+#include "actors/replication.hpp"
 #include "storage/group_committer.hpp"
 #include "storage/kv_store.hpp"
 
@@ -44,6 +46,10 @@ struct agent_services {
   /// blocking the actor's thread on an fsync each.
   group_committer* committer = nullptr;
   directory* dir = nullptr;
+  /// Stamps every local blackout change (never null once running).
+  hybrid_clock* hlc = nullptr;
+  /// Publishes local blackout changes; null when clustering is off.
+  replication* repl = nullptr;
   agent_settings settings;
   /// The injected clock: wall time in milliseconds.
   std::function<timestamp()> now;
@@ -88,13 +94,18 @@ private:
     agent_live backup;
     std::function<void(agent_reply)> respond; ///< empty for a timer tick
     bool removing = false;
+    bool publish = false; ///< a local blackout change to send to peers
   };
 
   void run(agent_request& req);
   void advance();
   /// Writes `out` (or hands it to the committer); false while pending.
   void persist(outcome out, agent_live backup,
-               std::function<void(agent_reply)> respond, bool removing);
+               std::function<void(agent_reply)> respond, bool removing,
+               bool publish);
+  /// Stamps the blackout when the command or tick changed it locally (as
+  /// opposed to adopting a peer's state); true when it must be published.
+  bool stamp(const blackout_state& before, const command* cmd);
   void complete(in_flight& f, const std::string& error);
   void drain();
   void arm();

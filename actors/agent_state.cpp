@@ -320,6 +320,9 @@ outcome agent_state::apply(const command& cmd, timestamp now) {
     case command_kind::remove:
       out = on_remove(now);
       break;
+    case command_kind::blackout_replicate:
+      out = on_replicate(cmd, now);
+      break;
   }
   finish(out);
   return out;
@@ -693,6 +696,19 @@ std::optional<timestamp> agent_state::next_deadline() const {
       end = limit;
   }
   return end;
+}
+
+outcome agent_state::on_replicate(const command& cmd, timestamp now) {
+  outcome out;
+  if (cmd.remote_blackout && cmd.remote_blackout->newer_than(live.blackout)) {
+    live.blackout = *cmd.remote_blackout;
+    changed_ = true;
+    for_each_recording([&](recording& r) { derive_blackouts(r); });
+    // A schedule or limit that is already due here takes effect now.
+    advance_blackout(now);
+  }
+  out.body = render_blackout(live.blackout);
+  return out;
 }
 
 outcome agent_state::on_blackout(const command& cmd, timestamp now) {

@@ -72,6 +72,7 @@ private:
   outcome on_cti(const command& cmd, timestamp now);
   outcome on_blackout(const command& cmd, timestamp now);
   outcome on_remove(timestamp now);
+  outcome on_replicate(const command& cmd, timestamp now);
 
   void advance_blackout(timestamp now);
   void begin_blackout(timestamp at);

@@ -105,7 +105,7 @@ bool decode_call(const json_value& v, call& out) {
   return true;
 }
 
-bool decode_blackout(const json_value* v, blackout_state& out) {
+bool decode_blackout_ptr(const json_value* v, blackout_state& out) {
   out = blackout_state{};
   if (!v || v->is_null())
     return true;
@@ -118,6 +118,11 @@ bool decode_blackout(const json_value* v, blackout_state& out) {
   out.scheduled_start = get_time(*v, "ScheduledStartTime");
   out.scheduled_stop = get_time(*v, "ScheduledStopTime");
   out.origin = get_str(*v, "Origin");
+  if (auto* ver = member_ci(*v, "Version"); ver && ver->is_object()) {
+    out.version.wall = parse_signed_int(get_str(*ver, "Wall")).value_or(0);
+    out.version.logical = static_cast<std::uint32_t>(
+      parse_int(get_str(*ver, "Logical")).value_or(0));
+  }
   if (auto* h = member_ci(*v, "History"); h && h->is_array()) {
     for (auto& i : h->items) {
       auto s = get_time(i, "StartTime");
@@ -210,6 +215,8 @@ void append_blackout(std::string& out, const blackout_state& b,
   if (with_history) {
     out += ",\"History\":";
     append_array(out, b.history, append_interval);
+    out += ",\"Version\":{\"Wall\":" + std::to_string(b.version.wall)
+           + ",\"Logical\":" + std::to_string(b.version.logical) + "}";
   }
   out.push_back('}');
 }
@@ -385,7 +392,11 @@ bool decode_live(std::string_view text, agent_live& out) {
         return false;
     }
   }
-  return decode_blackout(member_ci(v, "Blackout"), out.blackout);
+  return decode_blackout_ptr(member_ci(v, "Blackout"), out.blackout);
+}
+
+bool decode_blackout(const json_value& v, blackout_state& out) {
+  return v.is_object() && decode_blackout_ptr(&v, out);
 }
 
 namespace {

@@ -33,6 +33,8 @@ std::string encode_profile(const agent_profile& p);
 std::string encode_live(const agent_live& live);
 
 bool decode_live(std::string_view text, agent_live& out);
+/// Reads a blackout object as `append_blackout(..., true)` writes it.
+bool decode_blackout(const json_value& v, blackout_state& out);
 bool decode_recording(const json_value& v, recording& out);
 bool decode_recording(std::string_view text, recording& out);
 

@@ -27,6 +27,8 @@ enum class command_kind : std::uint8_t {
   blackout_stop,
   cti_event,
   remove,
+  /// A peer's blackout state, applied if it is newer (last writer wins).
+  blackout_replicate,
 };
 
 enum class cti_type : std::uint8_t {
@@ -62,6 +64,8 @@ struct command {
   /// false when `time` is just the receipt time.
   bool time_given = false;
   cti_event event;
+  /// For blackout_replicate: the peer's resulting state.
+  std::optional<blackout_state> remote_blackout;
 };
 
 /// A recording whose stored copy must be (re)written.

@@ -26,11 +26,14 @@ bool agent_profile::operator==(const agent_profile& o) const {
          && device_id == o.device_id && device_alias == o.device_alias;
 }
 
-bool blackout_state::operator==(const blackout_state& o) const {
+bool blackout_state::same_state(const blackout_state& o) const {
   return active == o.active && start == o.start && stop == o.stop
          && scheduled_start == o.scheduled_start
-         && scheduled_stop == o.scheduled_stop && origin == o.origin
-         && history == o.history;
+         && scheduled_stop == o.scheduled_stop && history == o.history;
+}
+
+bool blackout_state::operator==(const blackout_state& o) const {
+  return same_state(o) && origin == o.origin && version == o.version;
 }
 
 const char* to_string(recording_kind k) {

@@ -106,6 +106,22 @@ struct call {
 
 // -- blackouts --------------------------------------------------------------
 
+/// A hybrid logical clock reading: wall milliseconds plus a counter for
+/// events within one millisecond (or while the wall clock lags a peer's).
+/// Blackout changes are ordered by (stamp, origin server id), last writer
+/// wins, on every server alike.
+struct hlc_stamp {
+  std::int64_t wall = 0;
+  std::uint32_t logical = 0;
+
+  bool operator==(const hlc_stamp& o) const {
+    return wall == o.wall && logical == o.logical;
+  }
+  bool operator<(const hlc_stamp& o) const {
+    return wall < o.wall || (wall == o.wall && logical < o.logical);
+  }
+};
+
 /// The agent's blackout: at most one running or scheduled at a time. The
 /// whole value travels in cluster messages, so it is self-contained.
 struct blackout_state {
@@ -125,8 +141,20 @@ struct blackout_state {
   /// retroactive start or stop can never cut into another blackout's
   /// interval. Persisted, not rendered.
   std::vector<interval> history;
+  /// When the last change was made (with `origin`, its total order).
+  hlc_stamp version;
 
+  /// Equal state, whatever the versions.
+  bool same_state(const blackout_state& o) const;
   bool operator==(const blackout_state& o) const;
+  /// True when this state's change is ordered after `o`'s.
+  bool newer_than(const blackout_state& o) const {
+    if (o.version < version)
+      return true;
+    if (version < o.version)
+      return false;
+    return origin > o.origin;
+  }
 };
 
 // -- the agent actor's state ------------------------------------------------

@@ -144,8 +144,10 @@ int run(const server_config& cfg) {
     committer = std::make_unique<group_committer>(*store);
 
   directory dir;
+  hybrid_clock hlc;
   agent_services svc;
   svc.sys = &sys;
+  svc.hlc = &hlc;
   svc.store = store.get();
   svc.committer = committer.get();
   svc.dir = &dir;
@@ -197,6 +199,8 @@ int run(const server_config& cfg) {
     auto e = std::make_shared<agent_entry>(a.profile.id);
     e->set_profile(std::make_shared<const agent_profile>(a.profile));
     bool timer = needs_timer(a.live);
+    // New stamps must order after every stored one, whatever the clock did.
+    hlc.observe(a.live.blackout.version, wall_clock_ms());
     e->set_live(a.has_live ? std::make_shared<const agent_live>(
                   std::move(a.live))
                            : empty_live());

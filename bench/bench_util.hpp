@@ -43,7 +43,7 @@ inline double ms_since(clock::time_point a) {
   return ms_between(a, clock::now());
 }
 
-// -- latency summaries --------------------------------------------------------
+// -- latency summaries -------------------------------------------------------
 
 /// Summary of a set of latency samples, all in milliseconds.
 struct latency_summary {
@@ -86,7 +86,7 @@ inline latency_summary summarize(std::vector<double>& samples) {
   return s;
 }
 
-// -- server memory ------------------------------------------------------------
+// -- server memory -----------------------------------------------------------
 
 /// Resident set size of a process, from /proc/<pid>/status, in KiB
 /// (-1 when unreadable).
@@ -129,7 +129,7 @@ inline std::uint64_t dir_bytes(const std::string& dir) {
   return total;
 }
 
-// -- agents -------------------------------------------------------------------
+// -- agents ------------------------------------------------------------------
 
 /// Appends the provisioning object of synthetic agent `id`; every
 /// identifier is unique (spec §3: duplicates are a 409).
@@ -174,7 +174,7 @@ inline double provision_range(test::http_client& admin, std::uint64_t first,
   return ms;
 }
 
-// -- flags ----------------------------------------------------------------------
+// -- flags -------------------------------------------------------------------
 
 /// Walks argv; `flag()` / `value()` match one option at a time.
 class arg_reader {
@@ -240,7 +240,7 @@ private:
   std::size_t i_ = 0;
 };
 
-// -- results --------------------------------------------------------------------
+// -- results -----------------------------------------------------------------
 
 /// The JSON writer the result files are made with.
 using json_writer = rapidjson::PrettyWriter<rapidjson::StringBuffer>;
