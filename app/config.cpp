@@ -173,6 +173,47 @@ bool apply_file(const json_value& root, const std::string& base,
                          cfg.limits.max_metadata_value_bytes);
         else
           ok = r.unknown(key);
+      } else if (section == "cluster") {
+        auto& c = cfg.cluster;
+        if (name == "enabled") {
+          ok = r.boolean(val, key, c.enabled);
+        } else if (name == "server_id") {
+          ok = r.text(val, key, c.server_id);
+        } else if (name == "brokers") {
+          if (!val.is_array() || val.items.empty()) {
+            error = "configuration key '" + key
+                    + "' must be a non-empty array of AMQP URLs";
+            return false;
+          }
+          c.brokers.clear();
+          for (auto& b : val.items) {
+            std::string url;
+            if (!r.text(b, key, url))
+              return false;
+            if (url.rfind("amqp://", 0) != 0 && url.rfind("amqps://", 0) != 0) {
+              error = "configuration key '" + key + "': '" + url
+                      + "' is not an amqp:// or amqps:// URL";
+              return false;
+            }
+            c.brokers.push_back(url);
+          }
+        } else if (name == "exchange") {
+          ok = r.text(val, key, c.exchange);
+        } else if (name == "username") {
+          ok = r.text(val, key, c.username);
+        } else if (name == "password") {
+          ok = r.text(val, key, c.password);
+        } else if (name == "vhost") {
+          ok = r.text(val, key, c.vhost);
+        } else if (name == "tls") {
+          ok = r.boolean(val, key, c.tls);
+        } else if (name == "tls_ca") {
+          ok = r.text(val, key, c.tls_ca);
+        } else if (name == "heartbeat_s") {
+          ok = r.integer(val, key, 0, 3600, c.heartbeat_s);
+        } else {
+          ok = r.unknown(key);
+        }
       } else if (section == "metadata") {
         if (name == "fields") {
           if (!val.is_array()) {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "actors/agent_state.hpp"
+#include "cluster/cluster_node.hpp"
 #include "http/params.hpp"
 #include "http/server.hpp"
 
@@ -24,6 +25,7 @@ struct server_config {
   std::size_t max_bulk_agents = 1'000'000;
   param_limits limits;
   std::string time_zone = "UTC";
+  cluster::settings cluster;
 };
 
 /// Parses the command line into `cfg` (reading `--config` first). Returns

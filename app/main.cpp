@@ -178,6 +178,47 @@ int run(const server_config& cfg) {
     server.offload(std::move(fn));
   };
 
+  // -- cluster (created once the server id is known) ------------------------
+  std::unique_ptr<cluster::node> mirror;
+  // A peer's blackout for an agent this server does not know yet is kept
+  // under `x:<agent>` and applied when the agent is provisioned.
+  auto replicate = [&svc](const agent_entry_ptr& e, const blackout_state& b,
+                          std::function<void()> done) {
+    command cmd;
+    cmd.kind = command_kind::blackout_replicate;
+    cmd.remote_blackout = b;
+    send_to_agent(e,
+                  agent_request{std::move(cmd),
+                                [done = std::move(done)](agent_reply r) {
+                                  if (!r.error)
+                                    done();
+                                }},
+                  &svc);
+  };
+  auto pending_key = [](std::int64_t id) {
+    return "x:" + keys::hex16(static_cast<std::uint64_t>(id));
+  };
+  auto apply_pending = [&](const std::vector<agent_entry_ptr>& created) {
+    for (auto& e : created) {
+      storage_status st;
+      auto v = store->get(pending_key(e->id()), st);
+      json_value j;
+      json_parse_error perr;
+      blackout_state b;
+      if (!v || !parse_json(*v, j, perr) || !decode_blackout(j, b))
+        continue;
+      replicate(e, b, [&store, key = pending_key(e->id())] {
+        write_batch wb;
+        wb.erase(key);
+        store->write(wb);
+      });
+    }
+  };
+  hs.cluster_status = [&mirror] {
+    return mirror ? mirror->status_json() : std::string();
+  };
+  hs.provisioned = apply_pending;
+
   auto restore_start = std::chrono::steady_clock::now();
   std::size_t restored = 0;
   // Recovery spawns actors whose restored timers may fire at once; they need
@@ -190,9 +231,52 @@ int run(const server_config& cfg) {
     return 1;
   }
   if (server_id.empty())
+    server_id = cfg.cluster.server_id;
+  if (server_id.empty())
     server_id = host_name() + ":" + std::to_string(server.api_port());
   svc.settings.server_id = server_id;
   const_cast<handler_services&>(h.services()).server_id = server_id;
+  if (cfg.cluster.enabled) {
+    auto cs = cfg.cluster;
+    cs.server_id = server_id;
+    cluster::hooks ch;
+    ch.now = wall_clock_ms;
+    ch.apply = [&](std::int64_t id, const blackout_state& b,
+                   std::function<void()> done) {
+      auto e = dir.find_id(id);
+      if (e && !e->removed.load()) {
+        replicate(e, b, std::move(done));
+        return;
+      }
+      storage_status st;
+      auto key = pending_key(id);
+      auto v = store->get(key, st);
+      json_value j;
+      json_parse_error perr;
+      blackout_state kept;
+      if (v && parse_json(*v, j, perr) && decode_blackout(j, kept)
+          && !b.newer_than(kept)) {
+        done();
+        return;
+      }
+      std::string body;
+      append_blackout(body, b, true);
+      write_batch wb;
+      wb.put(key, body);
+      if (store->write(wb).ok())
+        done();
+    };
+    ch.for_each_blackout =
+      [&dir](const std::function<void(std::int64_t, const blackout_state&)>&
+               f) {
+        for (auto& e : dir.all())
+          if (!e->removed.load())
+            f(e->id(), e->live()->blackout);
+      };
+    mirror = std::make_unique<cluster::node>(std::move(cs), *store, hlc,
+                                             std::move(ch));
+    svc.repl = mirror.get();
+  }
   // Requests that arrive during recovery find no agents yet and get 404;
   // the listening lines are printed only once recovery is done.
   error = load_agents(*store, [&](stored_agent&& a) {
@@ -230,6 +314,7 @@ int run(const server_config& cfg) {
         add_profiles(b, ps);
         return store->write(b).message;
       });
+    apply_pending(res.created);
     if (!res.conflict.empty())
       std::cerr << "recording-api: agents file: skipped AgentID " << p.id
                 << ": " << res.conflict << "\n";
@@ -239,6 +324,8 @@ int run(const server_config& cfg) {
       return 1;
     }
   }
+  if (mirror)
+    mirror->start();
   auto restore_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now() - restore_start)
                       .count();
@@ -266,6 +353,8 @@ int run(const server_config& cfg) {
   for (auto& e : dir.all())
     stop_agent(*e);
   sys.await_all_actors_done();
+  if (mirror)
+    mirror->stop();
   if (committer)
     committer->stop();
   server.stop();

@@ -89,27 +89,47 @@ options parse_options(int argc, char** argv) {
 
 // -- fsync probe -------------------------------------------------------------
 
-/// Latency of `write(4 KiB) + fdatasync` on the temp folder's file system,
-/// the floor under every synced commit.
-latency_summary fsync_probe(unsigned n) {
+/// Latency of 4 KiB written + `fdatasync` on the temp folder's file system,
+/// the floor under every synced commit: appended to a growing file (the
+/// size changes, so the journal commits too) and overwritten in place in
+/// a preallocated file (as RocksDB's preallocated / recycled WAL mostly is).
+struct fsync_probe_result {
+  latency_summary append;
+  latency_summary overwrite;
+};
+
+fsync_probe_result fsync_probe(unsigned n) {
   const std::string dir = rapi::test::make_temp_dir("rapi-bench-fsync");
-  const std::string path = dir + "/probe";
-  std::vector<double> ms;
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  if (fd >= 0) {
-    const std::string block(4096, 'x');
-    for (unsigned i = 0; i < n; ++i) {
+  const std::string block(4096, 'x');
+  auto probe = [&](const std::string& path, bool append) {
+    std::vector<double> ms;
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT, 0644);
+    if (fd < 0)
+      return summarize(ms);
+    bool ok = true;
+    if (!append) { // preallocate with real data, flushed
+      for (unsigned i = 0; ok && i < n; ++i)
+        ok = ::write(fd, block.data(), block.size())
+             == static_cast<ssize_t>(block.size());
+      ok = ok && ::fsync(fd) == 0;
+    }
+    for (unsigned i = 0; ok && i < n; ++i) {
+      const off_t at = static_cast<off_t>(i) * 4096;
       const auto t0 = clock::now();
-      if (::write(fd, block.data(), block.size())
-            != static_cast<ssize_t>(block.size())
-          || ::fdatasync(fd) != 0)
-        break;
-      ms.push_back(ms_since(t0));
+      ok = ::pwrite(fd, block.data(), block.size(), at)
+             == static_cast<ssize_t>(block.size())
+           && ::fdatasync(fd) == 0;
+      if (ok)
+        ms.push_back(ms_since(t0));
     }
     ::close(fd);
-  }
+    return summarize(ms);
+  };
+  fsync_probe_result r;
+  r.append = probe(dir + "/append", true);
+  r.overwrite = probe(dir + "/overwrite", false);
   rapi::test::remove_dir(dir);
-  return summarize(ms);
+  return r;
 }
 
 // -- one mode ----------------------------------------------------------------
@@ -362,7 +382,7 @@ void write_mode(json_writer& w, const mode_result& m) {
 
 double ratio(double a, double b) { return b > 0 ? a / b : 0; }
 
-std::string to_json(const options& o, const latency_summary& probe,
+std::string to_json(const options& o, const fsync_probe_result& probe,
                     const mode_result& async, const mode_result& sync) {
   rapidjson::StringBuffer buf;
   json_writer w(buf);
@@ -386,8 +406,10 @@ std::string to_json(const options& o, const latency_summary& probe,
   w.Key("warmup_s");
   w.Double(o.warmup);
   w.EndObject();
-  w.Key("fsync_probe_4k");
-  write_summary(w, probe);
+  w.Key("fsync_probe_4k_append");
+  write_summary(w, probe.append);
+  w.Key("fsync_probe_4k_overwrite");
+  write_summary(w, probe.overwrite);
   w.Key("modes");
   w.StartArray();
   write_mode(w, async);
@@ -406,12 +428,13 @@ std::string to_json(const options& o, const latency_summary& probe,
   return buf.GetString();
 }
 
-void print_table(const options& o, const latency_summary& probe,
+void print_table(const options& o, const fsync_probe_result& probe,
                  const mode_result& a, const mode_result& s) {
   std::printf("\ndurability-bench: %u threads, %" PRIu64
-              " agents, %.1f s per mode; fsync probe (4 KiB + fdatasync) "
-              "p50 %.2f ms, p99 %.2f ms\n",
-              o.threads, o.agents, o.seconds, probe.p50, probe.p99);
+              " agents, %.1f s per mode; 4 KiB + fdatasync p50: append "
+              "%.2f ms, overwrite %.2f ms\n",
+              o.threads, o.agents, o.seconds, probe.append.p50,
+              probe.overwrite.p50);
   std::printf("  %-14s %10s %9s %9s %9s %9s %8s %10s\n", "mode", "req/s",
               "p50 ms", "p90 ms", "p99 ms", "max ms", "errors",
               "mismatch");
@@ -430,9 +453,11 @@ void print_table(const options& o, const latency_summary& probe,
 int run(const options& o) {
   std::printf("durability-bench: server %s\n",
               rapi::test::binary_path().c_str());
-  const latency_summary probe = fsync_probe(o.quick ? 20 : 100);
-  std::printf("[fsync] 4 KiB write + fdatasync: p50 %.2f ms, p99 %.2f ms\n",
-              probe.p50, probe.p99);
+  const fsync_probe_result probe = fsync_probe(o.quick ? 20 : 100);
+  std::printf("[fsync] 4 KiB + fdatasync: append p50 %.2f ms / p99 %.2f "
+              "ms, overwrite p50 %.2f ms / p99 %.2f ms\n",
+              probe.append.p50, probe.append.p99, probe.overwrite.p50,
+              probe.overwrite.p99);
   const mode_result async = run_mode(o, false);
   const mode_result sync = run_mode(o, true);
   print_table(o, probe, async, sync);

@@ -98,6 +98,8 @@ void handlers::dispatch(listener l, const exchange_ptr& ex) {
       return on_recording_get(ex, m.param);
     case route::health:
       return on_health(ex);
+    case route::admin_cluster:
+      return on_cluster(ex);
     case route::admin_agents_bulk:
       return on_put_agents(ex, p, {});
     case route::admin_agent_put:
@@ -480,6 +482,18 @@ void handlers::on_health(const exchange_ptr& ex) {
   ok(ex, std::move(body));
 }
 
+void handlers::on_cluster(const exchange_ptr& ex) {
+  if (auto status = svc_.cluster_status ? svc_.cluster_status() : "";
+      !status.empty()) {
+    ok(ex, std::move(status));
+    return;
+  }
+  std::string body = "{\"Enabled\":false,\"ServerId\":";
+  append_json_string(body, svc_.server_id);
+  body += "}";
+  ok(ex, std::move(body));
+}
+
 void handlers::on_put_agents(const exchange_ptr& ex, const request_params& p,
                              const std::string& path_id) {
   std::vector<agent_profile> profiles;
@@ -526,6 +540,8 @@ void handlers::on_put_agents(const exchange_ptr& ex, const request_params& p,
   if (!res.storage_error.empty())
     return ex->fail({500, "StorageFailure",
                      "the agents could not be stored: " + res.storage_error});
+  if (svc_.provisioned && !res.created.empty())
+    svc_.provisioned(res.created);
   if (!path_id.empty()) {
     auto e = svc_.dir->find_id(profiles.front().id);
     std::string out;

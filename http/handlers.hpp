@@ -34,6 +34,11 @@ struct handler_services {
     send;
   /// Runs slow read-only work (scans, GetAll) off the HTTP threads.
   std::function<void(std::function<void()>)> offload;
+  /// The body of `GET /admin/cluster`.
+  std::function<std::string()> cluster_status;
+  /// Called with the agents a provisioning request created (so that a
+  /// blackout a peer sent for them earlier can be applied).
+  std::function<void(const std::vector<agent_entry_ptr>&)> provisioned;
 };
 
 /// The HTTP status and error body for a failed agent command: the one place
@@ -58,6 +63,7 @@ private:
   void on_recordings_query(const exchange_ptr& ex, const request_params& p);
   void on_recording_get(const exchange_ptr& ex, const std::string& id);
   void on_health(const exchange_ptr& ex);
+  void on_cluster(const exchange_ptr& ex);
   void on_put_agents(const exchange_ptr& ex, const request_params& p,
                      const std::string& path_id);
   void on_get_agent(const exchange_ptr& ex, const std::string& path_id);

@@ -50,6 +50,8 @@ constexpr route_def routes[] = {
    "GET /admin/health"},
   {listener::admin, "GET", "/admin/health", route::health,
    "GET /admin/health"},
+  {listener::admin, "GET", "/admin/cluster", route::admin_cluster,
+   "GET /admin/cluster"},
   {listener::admin, "PUT", "/admin/agents", route::admin_agents_bulk,
    "PUT /admin/agents"},
   {listener::admin, "PUT", "/admin/agents/{}", route::admin_agent_put,

@@ -31,6 +31,7 @@ enum class route : std::uint8_t {
   admin_agent_put,
   admin_agent_get,
   admin_agent_delete,
+  admin_cluster,
 };
 
 /// Which listener a route table belongs to.

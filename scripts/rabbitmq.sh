@@ -3,6 +3,7 @@
 # folder of our own (no systemd, no root-owned state).
 #   scripts/rabbitmq.sh start DIR   -> prints AMQP_URL=amqp://guest:guest@127.0.0.1:PORT (vhost /)
 #   scripts/rabbitmq.sh stop DIR
+# Starting again in the same DIR reuses its port and keeps durable queues.
 set -euo pipefail
 cmd=${1:?start|stop}
 D=${2:?folder}
@@ -36,10 +37,17 @@ case "$cmd" in
   start)
     setup_env
     echo "[]." > "$RABBITMQ_ENABLED_PLUGINS_FILE"
-    port=$(free_port)
-    dist=$(free_port)
+    # A restart in the same folder keeps its ports (and its durable queues).
+    if [ -f "$D/port" ] && [ -f "$D/dist_port" ]; then
+      port=$(cat "$D/port")
+      dist=$(cat "$D/dist_port")
+    else
+      port=$(free_port)
+      dist=$(free_port)
+      echo "$port" > "$D/port"
+      echo "$dist" > "$D/dist_port"
+    fi
     export RABBITMQ_NODE_PORT=$port RABBITMQ_DIST_PORT=$dist
-    echo "$port" > "$D/port"
     if ! rabbitmq-server -detached >"$D/start.log" 2>&1 \
       || ! rabbitmqctl wait "$RABBITMQ_PID_FILE" --timeout 90 >>"$D/start.log" 2>&1; then
       echo "rabbitmq.sh: the broker did not start:" >&2

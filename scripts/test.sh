@@ -16,6 +16,9 @@ cleanup() {
 trap cleanup EXIT
 eval "$(bash scripts/rabbitmq.sh start "$broker_dir")"
 export RAPI_AMQP_URL="$AMQP_URL"
+# Cluster tests stop and restart the broker with these.
+export RAPI_BROKER_DIR="$broker_dir"
+export RAPI_BROKER_SCRIPT="$ROOT/scripts/rabbitmq.sh"
 echo "test: broker at $RAPI_AMQP_URL"
 
 cd build

@@ -1,0 +1,130 @@
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include "actors/hlc.hpp"
+#include "actors/replication.hpp"
+#include "storage/kv_store.hpp"
+
+namespace rapi::cluster {
+
+struct settings {
+  bool enabled = false;
+  std::string server_id;
+  /// AMQP URLs, tried in order on failure (amqp://user:pass@host:port/vhost,
+  /// amqps:// for TLS).
+  std::vector<std::string> brokers{"amqp://guest:guest@127.0.0.1:5672"};
+  std::string exchange = "recording-api.blackouts";
+  /// Override the URL's credentials / vhost when non-empty.
+  std::string username;
+  std::string password;
+  std::string vhost;
+  bool tls = false;
+  std::string tls_ca;
+  int heartbeat_s = 10;
+};
+
+/// What the node needs from the rest of the server.
+struct hooks {
+  /// Applies a peer's blackout state to an agent through its actor (or
+  /// keeps it for an agent not provisioned yet); `done` runs once it is
+  /// durable, after which the delivery is acknowledged to the broker.
+  std::function<void(std::int64_t agent_id, const blackout_state& state,
+                     std::function<void()> done)>
+    apply;
+  /// Visits every agent's current blackout (for a peer's SyncRequest).
+  std::function<void(
+    const std::function<void(std::int64_t, const blackout_state&)>&)>
+    for_each_blackout;
+  std::function<timestamp()> now;
+};
+
+/// The blackout mirror: publishes local changes from the RocksDB outbox with
+/// publisher confirms (an entry is deleted only once the broker confirmed
+/// it), and consumes peers' changes from this server's own durable queue
+/// bound to the fanout exchange.
+///
+/// rabbitmq-c is blocking, so the node runs two threads of its own (one
+/// connection each: publisher, consumer); no CAF worker or HTTP thread ever
+/// waits on the broker. While the broker is down the API keeps answering:
+/// changes pile up in the outbox and go out after reconnection (with
+/// backoff, trying each broker in turn).
+class node final : public replication {
+public:
+  node(settings s, kv_store& store, hybrid_clock& hlc, hooks h);
+  ~node() override;
+
+  void start();
+  /// Publishes what the outbox holds (bounded wait), then stops.
+  void stop();
+
+  // -- replication ----------------------------------------------------------
+  std::string next_outbox_key() override;
+  std::string encode_change(std::int64_t agent_id,
+                            const blackout_state& b) override;
+  void outbox_committed() override;
+
+  /// `GET /admin/cluster`.
+  std::string status_json() const;
+  /// True once this node asked its peers for their state over a working
+  /// connection and consumed what was queued for it then.
+  bool synced() const { return synced_.load(); }
+  const settings& config() const { return settings_; }
+
+private:
+  struct connection;
+
+  void publisher_loop();
+  void consumer_loop();
+  bool publish_some(connection& c);
+  void handle(const std::string& body, std::uint64_t tag,
+              std::uint64_t generation);
+  void answer_sync();
+  void enqueue_raw(const std::string& body);
+  void backoff(int& attempt);
+
+  settings settings_;
+  kv_store& store_;
+  hybrid_clock& hlc_;
+  hooks hooks_;
+
+  std::atomic<bool> stopping_{false};
+  std::thread publisher_;
+  std::thread consumer_;
+
+  mutable std::mutex mtx_;
+  std::condition_variable wake_;
+  bool dirty_ = true;
+  std::atomic<std::uint64_t> seq_;
+  /// Deliveries applied and ready to acknowledge, with their connection.
+  std::deque<std::pair<std::uint64_t, std::uint64_t>> acks_;
+  std::map<std::string, timestamp> peers_;
+  std::deque<std::string> recent_ids_;
+  std::unordered_set<std::string> recent_set_;
+
+  std::atomic<bool> pub_connected_{false};
+  std::atomic<bool> con_connected_{false};
+  std::atomic<std::int64_t> outbox_depth_{0};
+  std::atomic<std::uint64_t> published_{0};
+  std::atomic<std::uint64_t> consumed_{0};
+  std::atomic<std::uint64_t> applied_{0};
+  std::atomic<std::uint64_t> duplicates_{0};
+  std::atomic<timestamp> last_sync_{0};
+  std::atomic<bool> synced_{false};
+  std::atomic<bool> sync_requested_{false};
+  std::string broker_in_use_;
+  std::string last_error_;
+};
+
+} // namespace rapi::cluster
