@@ -23,6 +23,7 @@ void agent_actor_state::init(
   logic->live = std::move(restored);
   // A restored schedule whose time has passed takes effect now (with its
   // original time); later ones are armed.
+  initializing_ = true;
   advance();
 }
 
@@ -74,6 +75,11 @@ void agent_actor_state::persist(outcome out, agent_live backup,
 }
 
 void agent_actor_state::complete(in_flight& f, const std::string& error) {
+  if (initializing_) {
+    initializing_ = false;
+    if (svc->recovering != nullptr)
+      --*svc->recovering;
+  }
   if (!error.empty()) {
     logic->live = std::move(f.backup);
     if (f.respond)

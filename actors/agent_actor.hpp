@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -53,6 +54,9 @@ struct agent_services {
   agent_settings settings;
   /// The injected clock: wall time in milliseconds.
   std::function<timestamp()> now;
+  /// Counts actors spawned at recovery that have not yet applied what was
+  /// due while the server was down; start-up waits for it to reach zero.
+  std::atomic<std::int64_t>* recovering = nullptr;
 };
 
 // -- interface --------------------------------------------------------------
@@ -114,6 +118,7 @@ private:
   std::optional<in_flight> pending_;
   std::deque<agent_request> waiting_;
   bool tick_deferred_ = false;
+  bool initializing_ = false;
 };
 
 /// True when an agent restored to `live` has a deadline to arm, so its

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <sstream>
 #include <sys/stat.h>
+#include <thread>
 #include <unistd.h>
 
 #include <caf/all.hpp>
@@ -220,6 +221,8 @@ int run(const server_config& cfg) {
   hs.provisioned = apply_pending;
 
   auto restore_start = std::chrono::steady_clock::now();
+  std::atomic<std::int64_t> recovering{0};
+  svc.recovering = &recovering;
   std::size_t restored = 0;
   // Recovery spawns actors whose restored timers may fire at once; they need
   // the server id, so bind first when it is derived from the port.
@@ -277,8 +280,8 @@ int run(const server_config& cfg) {
                                              std::move(ch));
     svc.repl = mirror.get();
   }
-  // Requests that arrive during recovery find no agents yet and get 404;
-  // the listening lines are printed only once recovery is done.
+  // Requests that arrive during recovery get 503 Starting (health
+  // excepted); the listening lines are printed once recovery is done.
   error = load_agents(*store, [&](stored_agent&& a) {
     auto e = std::make_shared<agent_entry>(a.profile.id);
     e->set_profile(std::make_shared<const agent_profile>(a.profile));
@@ -290,8 +293,10 @@ int run(const server_config& cfg) {
                            : empty_live());
     dir.restore(e);
     // Idle agents get their actor on first use; armed deadlines need one now.
-    if (timer)
+    if (timer) {
+      ++recovering;
       ensure_agent_actor(e, &svc);
+    }
     ++restored;
   });
   if (!error.empty()) {
@@ -324,6 +329,12 @@ int run(const server_config& cfg) {
       return 1;
     }
   }
+  // Deadlines that passed while the server was down are applied (with
+  // their original times) before the first request is served.
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (recovering.load() > 0 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  server.set_ready();
   if (mirror)
     mirror->start();
   auto restore_ms = std::chrono::duration_cast<std::chrono::milliseconds>(

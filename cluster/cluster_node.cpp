@@ -288,10 +288,19 @@ void node::publisher_loop() {
           break;
       }
     }
+    // Shutting down with a working connection: publish what the outbox
+    // holds (the actors have stopped, so nothing new arrives), for at most
+    // a few seconds. Whatever is left waits for the next start.
+    if (healthy && stopping_.load()) {
+      auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+      while (std::chrono::steady_clock::now() < until) {
+        auto before = published_.load();
+        if (!publish_some(c) || published_.load() == before)
+          break;
+      }
+    }
     pub_connected_ = false;
   }
-  // Last chance to flush on shutdown is taken above before `stopping_` is
-  // seen; anything left stays in the outbox for the next start.
 }
 
 // -- consuming ----------------------------------------------------------------

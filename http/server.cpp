@@ -58,6 +58,7 @@ struct http_server::impl {
   std::atomic<std::uint16_t> admin_port{0};
   std::atomic<std::int64_t> in_flight{0};
   std::atomic<bool> stopping{false};
+  std::atomic<bool> ready{false};
 
   /// The RESTinio side of an exchange.
   class restinio_exchange final : public exchange {
@@ -112,6 +113,13 @@ struct http_server::impl {
     if (stopping.load()) {
       ex->fail({503, "ShuttingDown", "the server is shutting down"},
                {{"Connection", "close"}});
+      return restinio::request_accepted();
+    }
+    if (!ready.load()
+        && match_route(l, ex->method, ex->path).which != route::health) {
+      ex->fail({503, "Starting",
+                "the server is restoring its agents; try again shortly"},
+               {{"Retry-After", "1"}});
       return restinio::request_accepted();
     }
     h->dispatch(l, ex);
@@ -186,6 +194,10 @@ std::uint16_t http_server::admin_port() const {
 
 void http_server::offload(std::function<void()> fn) {
   asio::post(*impl_->queries, std::move(fn));
+}
+
+void http_server::set_ready() {
+  impl_->ready = true;
 }
 
 void http_server::stop_accepting() {

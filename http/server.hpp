@@ -46,6 +46,11 @@ public:
   /// Runs `fn` on the query pool.
   void offload(std::function<void()> fn);
 
+  /// Marks recovery done: until then, every request but `/admin/health`
+  /// is answered 503 `Starting` (with Retry-After), so that no client
+  /// mistakes a not-yet-restored agent for an unknown one.
+  void set_ready();
+
   /// Stops accepting connections; requests still arriving get 503.
   void stop_accepting();
 
