@@ -112,8 +112,13 @@ public:
   /// Drops `id` from every index (after its actor removed it).
   void unindex(std::int64_t id);
 
-  /// Adds a restored agent without checks (start-up only).
+  /// Adds a restored agent without checks (start-up only; entries should
+  /// come in AgentID order).
   void restore(const agent_entry_ptr& entry);
+
+  /// Makes room for `agents` agents at once (start-up), so that recovery
+  /// does not rehash the index over and over.
+  void reserve(std::size_t agents);
 
 private:
   static constexpr std::size_t shard_count = 64;

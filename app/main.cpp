@@ -282,6 +282,15 @@ int run(const server_config& cfg) {
   }
   // Requests that arrive during recovery get 503 Starting (health
   // excepted); the listening lines are printed once recovery is done.
+  {
+    std::size_t stored = 0;
+    store->scan(keys::profile_prefix, "", [&](std::string_view,
+                                              std::string_view) {
+      ++stored;
+      return true;
+    });
+    dir.reserve(stored);
+  }
   error = load_agents(*store, [&](stored_agent&& a) {
     auto e = std::make_shared<agent_entry>(a.profile.id);
     e->set_profile(std::make_shared<const agent_profile>(a.profile));

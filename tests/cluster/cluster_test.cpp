@@ -639,13 +639,29 @@ BOOST_AUTO_TEST_CASE(restarted_and_new_servers_catch_up) {
 
   // A server that did not exist during any of it fills itself from its
   // peers' answers to its SyncRequest.
+  std::vector<std::pair<int, std::string>> want;
+  for (int agent : {1, 3, 4})
+    want.emplace_back(agent, b.blackout(agent));
   cluster_server c(n.id("c"), n.exchange);
-  for (int agent : {1, 3, 4}) {
-    auto want = b.blackout(agent);
-    await_same({&a, &b, &c}, agent,
-               [&](const blackout_view& v) { return v.text == want; });
-  }
-  for (auto* s : {&a, &b, &c}) { s->status(); BOOST_TEST_MESSAGE("DEBUG " << s->last_status()); }
+  std::string seen;
+  bool filled = poll_until(
+    [&] {
+      seen.clear();
+      bool all = true;
+      for (auto& [agent, text] : want) {
+        auto got = c.blackout(agent);
+        seen += "\n  agent " + std::to_string(agent) + ": " + got;
+        all = all && got == text;
+      }
+      return all;
+    },
+    10s);
+  c.status();
+  BOOST_CHECK_MESSAGE(filled, "new server " << c.id()
+                                            << " did not get its peers' "
+                                               "state; it shows:"
+                                            << seen << "\n  status: "
+                                            << c.last_status());
 }
 
 BOOST_AUTO_TEST_CASE(duplicate_stale_and_early_messages) {

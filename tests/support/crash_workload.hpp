@@ -15,6 +15,9 @@
 /// after one step more when a request of it was in flight at the kill.
 /// `agent_model` replays the script; the checker compares the agent object,
 /// every recording it lists, and the agent's whole recording index with it.
+/// One more agent per thread only schedules blackouts (a start, then a stop,
+/// a few hundred milliseconds ahead): after a restart its schedule must be
+/// the acknowledged one and still armed, i.e. reach its end by itself.
 /// One known fault of the live server that is not about durability is
 /// counted apart, as an anomaly (see `detail::check_recording`).
 ///
@@ -25,6 +28,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
+#include <ctime>
 #include <exception>
 #include <map>
 #include <memory>
@@ -508,6 +513,98 @@ inline std::string check_recording(const rapidjson::Value& r,
   return why;
 }
 
+// -- scheduled blackouts ------------------------------------------------------
+
+/// Milliseconds since the epoch on the wall clock, which the server uses
+/// too (same machine).
+inline std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+/// `ms` as the server renders times: `2026-11-30T10:15:30.123+00:00`.
+inline std::string iso_ms(std::int64_t ms) {
+  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03d+00:00",
+                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  return buf;
+}
+
+/// A blackout scheduled from `start` to `stop` (ms since the epoch).
+struct schedule {
+  std::int64_t start = 0;
+  std::int64_t stop = 0;
+};
+
+/// What a timer agent's blackout must be after a prefix of its script
+/// (rounds of: Blackout/Start at `start`, Blackout/Stop at `stop`).
+struct timer_model {
+  /// Whether a start was acknowledged at all, and the last one's times.
+  bool started = false;
+  schedule last;
+  /// Whether the last start's stop was acknowledged too.
+  bool stop_given = false;
+
+  void apply_start(const schedule& s) {
+    started = true;
+    last = s;
+    stop_given = false;
+  }
+};
+
+/// Checks a timer agent's `Blackout` object, read between the wall-clock
+/// times `before` and `after`, against `m`; "" when it matches. The state
+/// is a function of time: scheduled, running, done. With `final_only` only
+/// the state at the end of the schedule matches; otherwise any state that
+/// is plausible at that time (timers may fire a little late, `slack`).
+inline std::string check_timer(const timer_model& m, const rapidjson::Value* b,
+                               std::int64_t before, std::int64_t after,
+                               bool final_only, std::int64_t slack = 1500) {
+  if (b == nullptr || !b->IsObject())
+    return "the agent has no Blackout object";
+  const auto active = text(member(*b, "Active"));
+  const auto start = text(member(*b, "StartTime"));
+  const auto stop = text(member(*b, "StopTime"));
+  const auto sched_start = text(member(*b, "ScheduledStartTime"));
+  const auto sched_stop = text(member(*b, "ScheduledStopTime"));
+  const std::string shown = "Blackout " + to_json(*b);
+  if (!m.started)
+    return active == "false" && start == "null" && sched_start == "null"
+               && sched_stop == "null"
+             ? ""
+             : shown + ", expected none ever started";
+  const auto s1 = iso_ms(m.last.start);
+  const auto s2 = iso_ms(m.last.stop);
+  const auto want_sched_stop = m.stop_given ? s2 : "null";
+  const bool scheduled = active == "false" && sched_start == s1
+                         && sched_stop == want_sched_stop;
+  const bool running = active == "true" && start == s1 && stop == "null"
+                       && sched_start == "null"
+                       && sched_stop == want_sched_stop;
+  const bool done = m.stop_given && active == "false" && start == s1
+                    && stop == s2 && sched_start == "null"
+                    && sched_stop == "null";
+  const std::string plan = "a blackout from " + s1
+                           + (m.stop_given ? " to " + s2 : " on");
+  if (final_only)
+    return (m.stop_given ? done : running)
+             ? ""
+             : shown + ", expected " + plan + " to have taken effect";
+  if (scheduled && before < m.last.start + slack)
+    return "";
+  if (running && after >= m.last.start - slack
+      && (!m.stop_given || before < m.last.stop + slack))
+    return "";
+  if (done && after >= m.last.stop - slack)
+    return "";
+  return shown + " at " + iso_ms(before) + ", expected " + plan;
+}
+
 // -- one agent, as a client thread sees it ------------------------------------
 
 /// One agent of the workload: its script, how far the server acknowledged
@@ -534,6 +631,21 @@ struct agent_track {
   std::set<std::string> anomalous;
   std::uint64_t acked_since_verify = 0;
 
+  /// A timer agent: it only schedules blackouts (see `timer_model`); its
+  /// even steps are starts, odd ones stops, both of `plan`.
+  bool timer = false;
+  timer_model timers;
+  schedule plan;
+  /// Whether `plan` was chosen for the start at `pos` (it is kept when that
+  /// start has to be sent again after a kill).
+  bool planned = false;
+
+  /// A timer agent starts the next blackout only once the last one ended.
+  bool ready(std::int64_t now) const {
+    return !timer || pos % 2 == 1 || !timers.started
+           || now > timers.last.stop + 5;
+  }
+
   const step& next() {
     while (pos >= script.size())
       append_round(script, rounds++);
@@ -543,7 +655,10 @@ struct agent_track {
   std::string where() const {
     std::string s = "agent " + std::to_string(id) + " after "
                     + std::to_string(pos) + " acknowledged steps";
-    if (pos < script.size())
+    if (timer)
+      s += std::string(", next a scheduled blackout ")
+           + (pos % 2 == 0 ? "start" : "stop");
+    else if (pos < script.size())
       s += std::string(", next ") + to_string(script[pos].what) + " of round "
            + std::to_string(script[pos].round);
     return s;
@@ -632,12 +747,62 @@ inline http_response send_step(http_client& api, http_client& admin,
   return {};
 }
 
+/// Runs the next step of timer agent `a`: a start a few hundred
+/// milliseconds ahead, or its stop a little later. Same contract as
+/// `run_step`.
+inline bool run_timer_step(http_client& api, agent_track& a, unsigned cycle,
+                           failure_log& failures, std::uint64_t& acked,
+                           std::mt19937_64& rng) {
+  const bool starting = a.pos % 2 == 0;
+  if (starting && !a.planned) {
+    a.plan.start = wall_ms() + 150 + static_cast<std::int64_t>(rng() % 250);
+    a.plan.stop = a.plan.start + 50 + static_cast<std::int64_t>(rng() % 250);
+    a.planned = true;
+  }
+  const std::string body =
+    "{\"AgentIdentifier\":\"Id\",\"Value\":\"" + std::to_string(a.id)
+    + (starting ? "\",\"BlackoutStartTime\":\"" + iso_ms(a.plan.start)
+                : "\",\"BlackoutStopTime\":\"" + iso_ms(a.plan.stop))
+    + "\"}";
+  a.in_flight = true;
+  http_response r;
+  try {
+    r = api.post(starting ? "/api/Blackout/StartForAgent"
+                          : "/api/Blackout/StopForAgent",
+                 body);
+  } catch (const std::exception&) {
+    return false;
+  }
+  if (r.status == 0)
+    return false;
+  a.in_flight = false;
+  if (r.status != 200) {
+    failures.add("cycle " + std::to_string(cycle) + ", " + a.where()
+                 + ": the live server refused the step: "
+                 + std::to_string(r.status) + " " + clip(r.body));
+    a.broken = true;
+    return true;
+  }
+  if (starting) {
+    a.timers.apply_start(a.plan);
+  } else {
+    a.timers.stop_given = true;
+    a.planned = false;
+  }
+  ++a.pos;
+  ++a.acked_since_verify;
+  ++acked;
+  return true;
+}
+
 /// Runs the next step of `a`. Returns false when the server is gone (no
 /// answer: the step stays in flight); a wrong answer is a failure that
 /// takes the agent out of the workload.
 inline bool run_step(http_client& api, http_client& admin, agent_track& a,
                      unsigned cycle, failure_log& failures,
-                     std::uint64_t& acked) {
+                     std::uint64_t& acked, std::mt19937_64& rng) {
+  if (a.timer)
+    return run_timer_step(api, a, cycle, failures, acked, rng);
   const step s = a.next();
   a.in_flight = true;
   http_response r;
@@ -696,7 +861,11 @@ inline void load(std::vector<agent_track*> agents, http_client api,
                agents.end());
   while (!stop.load() && !agents.empty()) {
     const auto i = static_cast<std::size_t>(rng() % agents.size());
-    if (!run_step(api, admin, *agents[i], cycle, failures, acked))
+    if (!agents[i]->ready(wall_ms())) {
+      std::this_thread::yield();
+      continue;
+    }
+    if (!run_step(api, admin, *agents[i], cycle, failures, acked, rng))
       return;
     if (agents[i]->broken)
       agents.erase(agents.begin() + static_cast<std::ptrdiff_t>(i));
@@ -799,10 +968,98 @@ inline std::string compare_agent(const agent_model& m, int status,
   return why;
 }
 
+/// Checks a timer agent after a restart: its blackout follows the
+/// acknowledged schedule (or the one in flight), and that schedule still
+/// reaches its end by itself, so its timers were armed again.
+inline void verify_timer_agent(http_client& api, agent_track& a,
+                               unsigned cycle, failure_log& failures,
+                               cycle_stats& stats) {
+  const std::string target = "/api/Agent?agentIdentifier=Id&value="
+                             + std::to_string(a.id);
+  auto fail = [&](const std::string& why) {
+    failures.add("cycle " + std::to_string(cycle) + ", " + a.where() + ": "
+                 + why);
+    a.broken = true;
+  };
+  // Reads the agent; false when that failed (and is reported).
+  auto read = [&](rapidjson::Document& doc, std::int64_t& before,
+                  std::int64_t& after) {
+    before = wall_ms();
+    auto r = api.get(target);
+    after = wall_ms();
+    doc.Parse(r.body.c_str(), r.body.size());
+    if (r.status != 200 || doc.HasParseError() || !doc.IsObject()) {
+      fail("GET /api/Agent answers " + std::to_string(r.status) + " "
+           + clip(r.body));
+      return false;
+    }
+    return true;
+  };
+  try {
+    rapidjson::Document doc;
+    std::int64_t before = 0;
+    std::int64_t after = 0;
+    if (!read(doc, before, after))
+      return;
+    const rapidjson::Value* b = member(doc, "Blackout");
+    timer_model advanced = a.timers;
+    if (a.in_flight) {
+      if (a.pos % 2 == 0)
+        advanced.apply_start(a.plan);
+      else
+        advanced.stop_given = true;
+    }
+    std::string mismatch;
+    if (a.in_flight
+        && (mismatch = check_timer(advanced, b, before, after, false))
+             .empty()) {
+      a.timers = advanced;
+      if (a.pos % 2 == 1)
+        a.planned = false;
+      ++a.pos;
+      ++stats.cut_applied;
+    } else if (auto why = check_timer(a.timers, b, before, after, false);
+               !why.empty()) {
+      return fail((a.in_flight ? "with the step in flight: " + mismatch
+                                   + "; without it: "
+                               : std::string{})
+                  + why);
+    }
+    a.in_flight = false;
+    // The schedule must come to its end without any further request.
+    if (a.timers.started) {
+      const auto end =
+        a.timers.stop_given ? a.timers.last.stop : a.timers.last.start;
+      const auto wait = std::max<std::int64_t>(0, end - wall_ms()) + 3000;
+      std::string last;
+      bool reached = poll_until(
+        [&] {
+          if (!read(doc, before, after))
+            return true;
+          last = check_timer(a.timers, member(doc, "Blackout"), before,
+                             after, true);
+          return last.empty();
+        },
+        std::chrono::milliseconds(wait));
+      if (a.broken)
+        return;
+      if (!reached)
+        return fail("the schedule did not take effect after the restart: "
+                    + last);
+    }
+    stats.verified += a.acked_since_verify;
+    a.acked_since_verify = 0;
+  } catch (const std::exception& e) {
+    fail(std::string("the restarted server did not answer: ") + e.what());
+  }
+}
+
 /// Checks one agent after a restart and settles its position: the model
 /// after the acknowledged steps, or after the step in flight too.
 inline void verify_agent(http_client& api, agent_track& a, unsigned cycle,
                          failure_log& failures, cycle_stats& stats) {
+  if (a.timer)
+    return verify_timer_agent(api, a, cycle, failures, stats);
   const std::string id = std::to_string(a.id);
   auto fail = [&](const std::string& why) {
     failures.add("cycle " + std::to_string(cycle) + ", " + a.where() + ": "
@@ -1032,8 +1289,8 @@ inline crash_result run_crash(const crash_config& cfg) {
     return finish();
   }
 
-  // Agents 1000, 1001, ...: provisioned in one bulk request, split among
-  // the threads.
+  // Agents 1000, 1001, ... and the timer agents 2000, 2001, ... (one per
+  // thread): provisioned in one bulk request, split among the threads.
   const unsigned n_threads = std::max(1u, cfg.threads);
   const unsigned per_thread = std::max(1u, cfg.agents_per_thread);
   std::vector<std::unique_ptr<agent_track>> agents;
@@ -1047,6 +1304,15 @@ inline crash_result run_crash(const crash_config& cfg) {
             + std::to_string(a->id) + ","
             + a->profile_body("init").substr(1);
     a->model.alias = "init";
+    agents.push_back(std::move(a));
+  }
+  for (unsigned t = 0; t < n_threads; ++t) {
+    auto a = std::make_unique<agent_track>();
+    a->id = 2000 + t;
+    a->phone = "9" + std::to_string(a->id);
+    a->timer = true;
+    bulk += ",{\"AgentID\":" + std::to_string(a->id) + ","
+            + a->profile_body("init").substr(1);
     agents.push_back(std::move(a));
   }
   bulk += "]";
