@@ -619,14 +619,17 @@ void agent_state::derive_blackouts(recording& r) {
   std::vector<interval> periods = b.history;
   if (b.active && b.start)
     periods.push_back({*b.start, std::nullopt});
-  // Intervals from blackouts older than everything still known stay.
+  // Closed intervals from blackouts older than everything still known
+  // stay. An open one can only belong to the running blackout, which is
+  // in `periods`: a stale open one (a blackout that ended where it began
+  // leaves no history) is dropped.
   std::optional<timestamp> horizon;
   for (auto& p : periods)
     if (!horizon || p.start < *horizon)
       horizon = p.start;
   std::vector<interval> out;
   for (auto& i : r.blackouts)
-    if (!horizon || i.start < *horizon)
+    if (i.stop && (!horizon || i.start < *horizon))
       out.push_back(i);
   for (auto& p : periods) {
     interval i{std::max(p.start, r.start), std::nullopt};

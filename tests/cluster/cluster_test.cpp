@@ -111,14 +111,20 @@ const std::string stop_path = "/api/Blackout/StopForAgent";
 class cluster_server {
 public:
   cluster_server(std::string id, const std::string& exchange)
-    : id_(std::move(id)), conf_dir_(make_temp_dir("rapi-cluster-conf")) {
+    : id_(std::move(id)), broker_(amqp_url()),
+      conf_dir_(make_temp_dir("rapi-cluster-conf")) {
     auto path = conf_dir_ + "/config.json";
     std::ofstream(path) << R"({"cluster":{"enabled":true,"server_id":")"
-                        << id_ << R"(","brokers":[")" << amqp_url()
+                        << id_ << R"(","brokers":[")" << broker_
                         << R"("],"exchange":")" << exchange << "\"}}";
     server_options o;
     o.extra_args = {"--config", path, "--agents", demo_agents_file()};
-    srv_ = std::make_unique<server_process>(o);
+    try {
+      srv_ = std::make_unique<server_process>(o);
+    } catch (...) {
+      remove_dir(conf_dir_);
+      throw;
+    }
     reconnect();
   }
 
@@ -184,6 +190,7 @@ private:
   }
 
   std::string id_;
+  std::string broker_;
   std::string conf_dir_;
   std::unique_ptr<server_process> srv_;
   http_client api_{"127.0.0.1", 0};

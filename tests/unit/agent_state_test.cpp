@@ -1432,6 +1432,23 @@ BOOST_FIXTURE_TEST_CASE(stop_before_start_is_invalid_time, agent_fixture) {
               == interval{base + 10 * sec, std::nullopt}));
 }
 
+BOOST_FIXTURE_TEST_CASE(zero_length_blackout_leaves_no_interval,
+                        agent_fixture) {
+  // Start and stop in the same millisecond, no earlier blackout: the
+  // running recording must not keep an open interval.
+  command call;
+  call.kind = command_kind::cti_event;
+  call.event.call_id = "c-z";
+  ok(call, base);
+  command rec;
+  rec.kind = command_kind::record_start;
+  ok(rec, base + sec);
+  ok(blackout(command_kind::blackout_start, base + 2 * sec), base + 2 * sec);
+  ok(blackout(command_kind::blackout_stop, base + 2 * sec), base + 2 * sec);
+  BOOST_TEST(!st.live.blackout.active);
+  BOOST_TEST(st.live.active_call->recordings.front().blackouts.empty());
+}
+
 BOOST_FIXTURE_TEST_CASE(plain_stop_calls_off_a_scheduled_start,
                         agent_fixture) {
   ok(blackout(command_kind::blackout_start, base + 60 * sec), base);
