@@ -243,8 +243,10 @@ void append_desktop(std::string& out, const agent_live& live) {
 
 } // namespace
 
-void append_agent(std::string& out, const agent_profile& p,
-                  const agent_live& live) {
+namespace {
+
+/// The profile fields before the live ones, in the vendor's order.
+void append_profile_head(std::string& out, const agent_profile& p) {
   out += "{\"AgentId\":";
   out += std::to_string(p.id);
   out += ",\"BusinessUnit\":";
@@ -255,14 +257,26 @@ void append_agent(std::string& out, const agent_profile& p,
   append_str_or_null(out, p.system_username);
   out += ",\"CrmUsername\":";
   append_str_or_null(out, p.crm_username);
-  out.push_back(',');
-  append_live_calls(out, live);
+}
+
+/// The profile fields after the calls, in the vendor's order.
+void append_profile_tail(std::string& out, const agent_profile& p) {
   out += ",\"Username\":";
   append_str_or_null(out, p.username);
   out += ",\"DeviceId\":";
   append_int_or_null(out, p.device_id);
   out += ",\"DeviceAlias\":";
   append_str_or_null(out, p.device_alias);
+}
+
+} // namespace
+
+void append_agent(std::string& out, const agent_profile& p,
+                  const agent_live& live) {
+  append_profile_head(out, p);
+  out.push_back(',');
+  append_live_calls(out, live);
+  append_profile_tail(out, p);
   out.push_back(',');
   append_desktop(out, live);
   out += ",\"Blackout\":";
@@ -287,22 +301,8 @@ std::string render_blackout(const blackout_state& b) {
 
 std::string encode_profile(const agent_profile& p) {
   std::string out;
-  out += "{\"AgentId\":";
-  out += std::to_string(p.id);
-  out += ",\"BusinessUnit\":";
-  append_int_or_null(out, p.business_unit);
-  out += ",\"AgentPhone\":";
-  append_str_or_null(out, p.phone);
-  out += ",\"SystemUsername\":";
-  append_str_or_null(out, p.system_username);
-  out += ",\"CrmUsername\":";
-  append_str_or_null(out, p.crm_username);
-  out += ",\"Username\":";
-  append_str_or_null(out, p.username);
-  out += ",\"DeviceId\":";
-  append_int_or_null(out, p.device_id);
-  out += ",\"DeviceAlias\":";
-  append_str_or_null(out, p.device_alias);
+  append_profile_head(out, p);
+  append_profile_tail(out, p);
   out.push_back('}');
   return out;
 }

@@ -26,7 +26,7 @@ public:
                                     const blackout_state& b)
     = 0;
 
-  /// A batch holding outbox entries was committed.
+  /// A batch holding one outbox entry was committed.
   virtual void outbox_committed() = 0;
 };
 

@@ -125,6 +125,12 @@ node::~node() {
 }
 
 void node::start() {
+  std::int64_t depth = 0;
+  store_.scan(outbox_prefix, "", [&](std::string_view, std::string_view) {
+    ++depth;
+    return true;
+  });
+  outbox_depth_ = depth;
   publisher_ = std::thread([this] { publisher_loop(); });
   consumer_ = std::thread([this] { consumer_loop(); });
 }
@@ -151,6 +157,11 @@ std::string node::encode_change(std::int64_t agent_id,
 }
 
 void node::outbox_committed() {
+  added(1);
+}
+
+void node::added(std::int64_t n) {
+  outbox_depth_ += n;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     dirty_ = true;
@@ -162,7 +173,7 @@ void node::enqueue_raw(const std::string& body) {
   write_batch b;
   b.put(next_outbox_key(), body);
   if (store_.write(b).ok())
-    outbox_committed();
+    added(1);
 }
 
 void node::backoff(int& attempt) {
@@ -184,7 +195,6 @@ bool node::publish_some(connection& c) {
                         });
   if (!st.ok())
     return false;
-  outbox_depth_ = static_cast<std::int64_t>(batch.size());
   if (batch.empty())
     return true;
   amqp_basic_properties_t props;
@@ -261,9 +271,6 @@ void node::publisher_loop() {
       broker_in_use_ = used;
       dirty_ = true;
     }
-    if (!sync_requested_.exchange(true))
-      enqueue_raw(encode_control(settings_.server_id,
-                                 message_type::sync_request));
     bool healthy = true;
     while (healthy && !stopping_.load()) {
       if (std::chrono::steady_clock::now() - last_hello
@@ -367,8 +374,9 @@ void node::answer_sync() {
       return; // never had a blackout
     b.put(next_outbox_key(), encode_blackout(settings_.server_id, id, s));
   });
+  auto n = static_cast<std::int64_t>(b.ops.size());
   if (!b.empty() && store_.write(b).ok())
-    outbox_committed();
+    added(n);
 }
 
 void node::consumer_loop() {
@@ -408,6 +416,12 @@ void node::consumer_loop() {
     attempt = 0;
     ++generation;
     con_connected_ = true;
+    // Ask the peers for their state only now that our queue is bound, so
+    // their answers cannot be published before it exists (a fanout drops
+    // messages no queue is bound for).
+    if (!sync_requested_.exchange(true))
+      enqueue_raw(encode_control(settings_.server_id,
+                                 message_type::sync_request));
     bool healthy = true;
     int idle_rounds = 0;
     while (healthy && !stopping_.load()) {
@@ -428,9 +442,11 @@ void node::consumer_loop() {
       auto r = amqp_consume_message(c.conn, &env, &tv, 0);
       if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION
           && r.library_error == AMQP_STATUS_TIMEOUT) {
-        // Queue drained after our sync request went out: first sync done.
+        // Our sync request is out (outbox empty) and the answers queued
+        // meanwhile are consumed: the first sync is done.
         if (sync_requested_.load() && pub_connected_.load()
-            && ++idle_rounds >= 5 && !synced_.load()) {
+            && outbox_depth_.load() == 0 && ++idle_rounds >= 5
+            && !synced_.load()) {
           synced_ = true;
           last_sync_ = hooks_.now();
         }

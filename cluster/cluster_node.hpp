@@ -92,6 +92,8 @@ private:
               std::uint64_t generation);
   void answer_sync();
   void enqueue_raw(const std::string& body);
+  /// `n` outbox entries were committed: count them and wake the publisher.
+  void added(std::int64_t n);
   void backoff(int& attempt);
 
   settings settings_;

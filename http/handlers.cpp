@@ -23,6 +23,26 @@ std::optional<std::int64_t> path_agent_id(const std::string& s) {
   return n;
 }
 
+/// The agent command behind a vendor command route.
+command_kind command_for(route r) {
+  static constexpr std::pair<route, command_kind> table[] = {
+    {route::record_start, command_kind::record_start},
+    {route::record_stop, command_kind::record_stop},
+    {route::record_update, command_kind::record_update},
+    {route::duplicate_start, command_kind::duplicate_start},
+    {route::duplicate_stop, command_kind::duplicate_stop},
+    {route::screen_start, command_kind::screen_start},
+    {route::screen_update, command_kind::screen_update},
+    {route::screen_stop, command_kind::screen_stop},
+    {route::blackout_start, command_kind::blackout_start},
+    {route::blackout_stop, command_kind::blackout_stop},
+  };
+  for (auto& [rt, kind] : table)
+    if (rt == r)
+      return kind;
+  return command_kind::blackout_stop; // unreachable: dispatch routes these
+}
+
 http_error bad_agent_id(const std::string& s) {
   return bad_request("InvalidParameter",
                      "AgentID '" + s.substr(0, 64)
@@ -159,38 +179,7 @@ void handlers::on_command(route r, const exchange_ptr& ex,
   if (auto err = read_selector(p, who))
     return ex->fail(err);
   command cmd;
-  switch (r) {
-    case route::record_start:
-      cmd.kind = command_kind::record_start;
-      break;
-    case route::record_stop:
-      cmd.kind = command_kind::record_stop;
-      break;
-    case route::record_update:
-      cmd.kind = command_kind::record_update;
-      break;
-    case route::duplicate_start:
-      cmd.kind = command_kind::duplicate_start;
-      break;
-    case route::duplicate_stop:
-      cmd.kind = command_kind::duplicate_stop;
-      break;
-    case route::screen_start:
-      cmd.kind = command_kind::screen_start;
-      break;
-    case route::screen_update:
-      cmd.kind = command_kind::screen_update;
-      break;
-    case route::screen_stop:
-      cmd.kind = command_kind::screen_stop;
-      break;
-    case route::blackout_start:
-      cmd.kind = command_kind::blackout_start;
-      break;
-    default:
-      cmd.kind = command_kind::blackout_stop;
-      break;
-  }
+  cmd.kind = command_for(r);
   const bool blackout = cmd.kind == command_kind::blackout_start
                         || cmd.kind == command_kind::blackout_stop;
   auto err = blackout
