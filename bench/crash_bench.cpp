@@ -1,12 +1,11 @@
 /// crash-bench: the long form of the kill -9 durability test
 /// (tests/support/crash_workload.hpp). Runs many kill/restart/verify
 /// cycles, prints progress and a summary, and writes the numbers as JSON.
-/// Exits 1 when any check failed (with --strict also when a recording
-/// showed the known zero-length blackout fault), 2 on bad flags.
+/// Exits 1 when any check failed, 2 on bad flags.
 ///
 ///   crash-bench [--cycles N] [--threads N] [--agents-per-thread N]
 ///               [--seconds-per-cycle S] [--min-seconds S] [--seed N]
-///               [--sync] [--strict] [--out FILE]
+///               [--sync] [--out FILE]
 
 #include <algorithm>
 #include <chrono>
@@ -38,7 +37,6 @@ struct bench_options {
   double min_seconds = -1; // default: a quarter of seconds_per_cycle
   std::uint64_t seed = 0;  // 0: from the clock
   bool sync = false;
-  bool strict = false;
   std::string out = "bench/results/crash.json";
 };
 
@@ -47,11 +45,10 @@ void usage(std::ostream& os) {
         "[--agents-per-thread N]\n"
         "                   [--seconds-per-cycle S] [--min-seconds S] "
         "[--seed N]\n"
-        "                   [--sync] [--strict] [--out FILE]\n"
+        "                   [--sync] [--out FILE]\n"
         "Kills the server with SIGKILL at a random moment of each cycle's "
         "load,\nrestarts it and checks every acknowledged change. "
-        "--sync runs it with\nstorage.sync=true; --strict fails on the "
-        "known zero-length blackout\nfault too. Defaults: 10 cycles, 4 "
+        "--sync runs it with\nstorage.sync=true. Defaults: 10 cycles, 4 "
         "threads, 4 agents per thread,\n3 s per cycle, out "
         "bench/results/crash.json.\n";
 }
@@ -72,7 +69,7 @@ bool parse(int argc, char** argv, bench_options& o, bool& help) {
       } else if (a == "--sync") {
         o.sync = true;
       } else if (a == "--strict") {
-        o.strict = true;
+        // Accepted for old scripts; every check is strict now.
       } else if (a == "--cycles" && value(v)) {
         o.cycles = static_cast<unsigned>(std::stoul(v));
       } else if (a == "--threads" && value(v)) {
@@ -138,15 +135,10 @@ std::string to_json(const bench_options& o, const cw::crash_result& r) {
                          : 0);
   num("elapsed_seconds", r.seconds);
   num("failures", static_cast<double>(r.failure_count));
-  num("known_fault_anomalies", static_cast<double>(r.anomaly_count));
   j += "  \"failure_messages\": [";
   for (std::size_t i = 0; i < r.failures.size() && i < 20; ++i)
     j += (i == 0 ? "\n    " : ",\n    ") + json_text(r.failures[i]);
   j += r.failures.empty() ? "],\n" : "\n  ],\n";
-  j += "  \"anomaly_messages\": [";
-  for (std::size_t i = 0; i < r.anomalies.size() && i < 20; ++i)
-    j += (i == 0 ? "\n    " : ",\n    ") + json_text(r.anomalies[i]);
-  j += r.anomalies.empty() ? "],\n" : "\n  ],\n";
   j += "  \"data_dir\": " + json_text(r.data_dir) + ",\n";
   j += "  \"per_cycle\": [";
   for (std::size_t i = 0; i < r.per_cycle.size(); ++i) {
@@ -161,8 +153,7 @@ std::string to_json(const bench_options& o, const cw::crash_result& r) {
        << ", \"recording_checks\": " << c.recordings_checked
        << ", \"restart_ms\": " << c.restart_ms
        << ", \"verify_ms\": " << c.verify_ms
-       << ", \"failures\": " << c.failures
-       << ", \"anomalies\": " << c.anomalies << "}";
+       << ", \"failures\": " << c.failures << "}";
     j += os.str();
   }
   j += r.per_cycle.empty() ? "]\n" : "\n  ]\n";
@@ -227,13 +218,9 @@ int main(int argc, char** argv) {
             << "  in flight at kill " << r.cut << " (" << r.cut_applied
             << " applied)\n"
             << "  recording checks  " << r.recordings_checked << "\n"
-            << "  failures          " << r.failure_count << "\n"
-            << "  anomalies         " << r.anomaly_count
-            << " (known zero-length blackout fault, not durability)\n";
+            << "  failures          " << r.failure_count << "\n";
   for (std::size_t i = 0; i < r.failures.size() && i < 20; ++i)
     std::cout << "  FAIL " << r.failures[i] << "\n";
-  for (std::size_t i = 0; i < r.anomalies.size() && i < 5; ++i)
-    std::cout << "  ANOMALY " << r.anomalies[i] << "\n";
   if (!r.ok())
     std::cout << "  data kept in " << r.data_dir << "\n"
               << "  rerun with --seed " << r.seed << "\n";
@@ -252,7 +239,5 @@ int main(int argc, char** argv) {
               << "\n";
     return 1;
   }
-  const bool passed = r.ok() && r.cycles == o.cycles
-                      && (!o.strict || r.anomaly_count == 0);
-  return passed ? 0 : 1;
+  return r.ok() && r.cycles == o.cycles ? 0 : 1;
 }

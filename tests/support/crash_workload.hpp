@@ -18,8 +18,6 @@
 /// One more agent per thread only schedules blackouts (a start, then a stop,
 /// a few hundred milliseconds ahead): after a restart its schedule must be
 /// the acknowledged one and still armed, i.e. reach its end by itself.
-/// One known fault of the live server that is not about durability is
-/// counted apart, as an anomaly (see `detail::check_recording`).
 ///
 /// Header-only, because both users already link RapidJSON and the support
 /// library does not.
@@ -90,8 +88,6 @@ struct cycle_stats {
   /// Recording objects compared with the model after the restart.
   std::uint64_t recordings_checked = 0;
   std::uint64_t failures = 0;
-  /// Recordings first seen with the known fault of `check_recording`.
-  std::uint64_t anomalies = 0;
   double restart_ms = 0;
   double verify_ms = 0;
 };
@@ -115,10 +111,6 @@ struct crash_result {
   /// Every failed check, one sentence each (the first 100).
   std::vector<std::string> failures;
   std::uint64_t failure_count = 0;
-  /// Recordings that showed a known server fault which is not a durability
-  /// one (see `detail::check_recording`), and the first 100 of them.
-  std::vector<std::string> anomalies;
-  std::uint64_t anomaly_count = 0;
 
   bool ok() const { return failure_count == 0; }
 };
@@ -432,31 +424,10 @@ inline std::string expect(const std::string& what, const std::string& got,
                      : what + " is '" + got + "', expected '" + want + "'";
 }
 
-/// The agent's last blackout when it started and stopped in the same
-/// millisecond and none runs now (its StartTime), else "". See
-/// `check_recording`.
-inline std::string zero_length_blackout(const rapidjson::Value& agent) {
-  const rapidjson::Value* b = member(agent, "Blackout");
-  if (b == nullptr || text(member(*b, "Active")) != "false")
-    return {};
-  const auto start = text(member(*b, "StartTime"));
-  return start != "null" && start == text(member(*b, "StopTime")) ? start
-                                                                  : "";
-}
-
 /// Compares one recording object with the model; "" when it matches.
-///
-/// One known server fault is reported through `*anomaly` instead: a
-/// blackout that stops in the millisecond it started, on an agent with no
-/// blackout history, leaves its open interval on the running recordings
-/// (`zero_blackout` is that blackout's StartTime, from
-/// `zero_length_blackout`). It is a logic fault of the live server, not a
-/// durability one, and shows up only when the load is fast enough.
 inline std::string check_recording(const rapidjson::Value& r,
                                    std::int64_t agent_id, const rec_model& m,
-                                   bool blackout,
-                                   const std::string& zero_blackout = {},
-                                   std::string* anomaly = nullptr) {
+                                   bool blackout) {
   if (!r.IsObject())
     return "a recording is not a JSON object";
   const std::string id = text(member(r, "RecordingIdentifier"));
@@ -490,22 +461,11 @@ inline std::string check_recording(const rapidjson::Value& r,
     check("Blackouts is not an array");
   } else {
     bool open = false;
-    std::string open_from;
-    for (auto& i : bl->GetArray()) {
-      if (text(member(i, "StopTime")) == "null") {
+    for (auto& i : bl->GetArray())
+      if (text(member(i, "StopTime")) == "null")
         open = true;
-        open_from = text(member(i, "StartTime"));
-      }
-    }
     const bool want = m.running && blackout;
-    // ISO 8601 times of one format and offset compare as strings.
-    const bool known_fault =
-      open && !want && m.running && !zero_blackout.empty()
-      && open_from
-           == std::max(zero_blackout, text(member(r, "StartTime")));
-    if (known_fault && anomaly != nullptr)
-      *anomaly = id;
-    else if (open != want)
+    if (open != want)
       check(want ? "no open blackout interval while the agent's blackout "
                    "runs"
                  : "an open blackout interval while no blackout runs");
@@ -627,8 +587,6 @@ struct agent_track {
   /// RecordingIdentifier -> body as first seen completed after a restart;
   /// a completed recording must never change again.
   std::map<std::string, std::string> final_bodies;
-  /// Recordings already reported with the known fault.
-  std::set<std::string> anomalous;
   std::uint64_t acked_since_verify = 0;
 
   /// A timer agent: it only schedules blackouts (see `timer_model`); its
@@ -670,26 +628,17 @@ struct agent_track {
   }
 };
 
-/// Failures (and anomalies) shared by the threads of one run.
+/// Failures shared by the threads of one run.
 struct failure_log {
   std::mutex mtx;
   std::vector<std::string> messages;
   std::uint64_t count = 0;
-  std::vector<std::string> anomalies;
-  std::uint64_t anomaly_count = 0;
 
   void add(std::string m) {
     std::lock_guard<std::mutex> guard{mtx};
     ++count;
     if (messages.size() < 100)
       messages.push_back(std::move(m));
-  }
-
-  void add_anomaly(std::string m) {
-    std::lock_guard<std::mutex> guard{mtx};
-    ++anomaly_count;
-    if (anomalies.size() < 100)
-      anomalies.push_back(std::move(m));
   }
 
   std::uint64_t total() {
@@ -877,16 +826,13 @@ inline void load(std::vector<agent_track*> agents, http_client api,
 /// Compares the agent object (`status` and `doc` of GET /api/Agent) with
 /// `m`; "" when it matches. A listed recording whose slot has no known id
 /// yet is accepted only for `adopt` (the start that was in flight), and its
-/// id is returned in `adopted`; the ids of recordings that show the known
-/// fault of `check_recording` are returned in `anomalies`.
+/// id is returned in `adopted`.
 inline std::string compare_agent(const agent_model& m, int status,
                                  const rapidjson::Document& doc,
                                  const std::map<std::int64_t, std::string>& ids,
                                  std::optional<std::int64_t> adopt,
-                                 std::string& adopted,
-                                 std::vector<std::string>& anomalies) {
+                                 std::string& adopted) {
   adopted.clear();
-  anomalies.clear();
   if (!m.exists)
     return status == 404 ? ""
                          : "the agent exists (" + std::to_string(status)
@@ -905,7 +851,6 @@ inline std::string compare_agent(const agent_model& m, int status,
   check(expect("Blackout.Active",
                b == nullptr ? "(absent)" : text(member(*b, "Active")),
                m.blackout ? "true" : "false"));
-  const std::string zero = zero_length_blackout(doc);
   const rapidjson::Value* inactive = member(doc, "InactiveCalls");
   if (inactive == nullptr || !inactive->IsArray() || !inactive->Empty())
     check("InactiveCalls is not an empty array");
@@ -919,11 +864,7 @@ inline std::string compare_agent(const agent_model& m, int status,
     } else {
       check("recording " + rid + " is listed but was never acknowledged");
     }
-    std::string anomaly;
-    check(check_recording(r, m.id, m.recs.at(slot), m.blackout, zero,
-                          &anomaly));
-    if (!anomaly.empty())
-      anomalies.push_back(anomaly);
+    check(check_recording(r, m.id, m.recs.at(slot), m.blackout));
   };
   const rapidjson::Value* call = member(doc, "ActiveCall");
   if (call == nullptr) {
@@ -1092,10 +1033,9 @@ inline void verify_agent(http_client& api, agent_track& a, unsigned cycle,
     std::string mismatch;
     const candidate* chosen = nullptr;
     std::string adopted;
-    std::vector<std::string> anomalies;
     for (auto& c : candidates) {
       auto why = compare_agent(c.model, r.status, doc, a.ids, c.adopt,
-                               adopted, anomalies);
+                               adopted);
       if (why.empty()) {
         chosen = &c;
         break;
@@ -1120,20 +1060,6 @@ inline void verify_agent(http_client& api, agent_track& a, unsigned cycle,
       ++stats.cut_applied;
     }
     a.in_flight = false;
-    const std::string zero = r.status == 200 ? zero_length_blackout(doc)
-                                             : std::string{};
-    auto note = [&](const std::string& rid) {
-      if (!a.anomalous.insert(rid).second)
-        return;
-      ++stats.anomalies;
-      failures.add_anomaly(
-        "cycle " + std::to_string(cycle) + ", agent " + id + ": recording "
-        + rid + " keeps an open blackout interval from " + zero
-        + " although the agent's blackout started and stopped at that "
-          "millisecond (not a durability fault)");
-    };
-    for (auto& rid : anomalies)
-      note(rid);
 
     // Every recording the agent object lists is the stored one.
     std::vector<const rapidjson::Value*> in_agent;
@@ -1188,13 +1114,9 @@ inline void verify_agent(http_client& api, agent_track& a, unsigned cycle,
         if (!seen.insert(rid).second)
           return fail("recording " + rid + " is listed twice");
         const auto& m = a.model.recs.at(it->second);
-        std::string anomaly;
-        if (auto why = check_recording(x, a.id, m, a.model.blackout, zero,
-                                       &anomaly);
+        if (auto why = check_recording(x, a.id, m, a.model.blackout);
             !why.empty())
           return fail(why + ": " + clip(to_json(x)));
-        if (!anomaly.empty())
-          note(anomaly);
         if (!m.running) {
           auto body = to_json(x);
           auto [f, fresh] = a.final_bodies.emplace(rid, body);
@@ -1238,8 +1160,7 @@ inline std::string summary(const crash_result& r) {
      << r.seed << ": " << r.acknowledged << " acknowledged, " << r.verified
      << " verified, " << r.cut << " in flight at a kill (" << r.cut_applied
      << " applied), " << r.recordings_checked << " recording checks, "
-     << r.failure_count << " failures, " << r.anomaly_count
-     << " known-fault anomalies, " << r.seconds << " s";
+     << r.failure_count << " failures, " << r.seconds << " s";
   return os.str();
 }
 
@@ -1272,8 +1193,6 @@ inline crash_result run_crash(const crash_config& cfg) {
     srv.reset();
     res.failures = failures.messages;
     res.failure_count = failures.count;
-    res.anomalies = failures.anomalies;
-    res.anomaly_count = failures.anomaly_count;
     res.seconds = ms_since(began) / 1000;
     if (res.ok())
       remove_dir(dir);
@@ -1392,7 +1311,6 @@ inline crash_result run_crash(const crash_config& cfg) {
     for (auto& t : threads)
       t.join();
     for (auto& p : part) {
-      st.anomalies += p.anomalies;
       st.verified += p.verified;
       st.cut_applied += p.cut_applied;
       st.recordings_checked += p.recordings_checked;
@@ -1415,8 +1333,6 @@ inline crash_result run_crash(const crash_config& cfg) {
          << " ms; " << st.verified << " verified, " << st.recordings_checked
          << " recording checks in " << static_cast<long>(st.verify_ms)
          << " ms; " << st.failures << " failures";
-    if (st.anomalies > 0)
-      line << ", " << st.anomalies << " known-fault anomalies";
     say(line.str());
   }
   return finish();
