@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "actors/codec.hpp"
+#include "http/openapi.hpp"
 #include "storage/keys.hpp"
 
 namespace rapi {
@@ -120,6 +121,8 @@ void handlers::dispatch(listener l, const exchange_ptr& ex) {
       return on_health(ex);
     case route::admin_cluster:
       return on_cluster(ex);
+    case route::openapi:
+      return ok(ex, std::string(openapi_json()));
     case route::admin_agents_bulk:
       return on_put_agents(ex, p, {});
     case route::admin_agent_put:
@@ -128,10 +131,27 @@ void handlers::dispatch(listener l, const exchange_ptr& ex) {
       return on_get_agent(ex, m.param);
     case route::admin_agent_delete:
       return on_delete_agent(ex, m.param);
+    case route::record_start:
+    case route::record_stop:
+    case route::record_update:
+    case route::duplicate_start:
+    case route::duplicate_stop:
+    case route::screen_start:
+    case route::screen_update:
+    case route::screen_stop:
+    case route::blackout_start:
+    case route::blackout_stop:
+      return on_command(m.which, ex, p);
+    case route::ready:
+    case route::metrics:
+    case route::admin_actors:
+    case route::admin_actor:
+    case route::admin_config:
+      if (svc_.admin_extra)
+        return svc_.admin_extra(m.which, m.param, ex);
+      break;
     case route::none:
       break;
-    default:
-      return on_command(m.which, ex, p);
   }
   ex->fail({500, "InternalError", "unrouted request"});
 }

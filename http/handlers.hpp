@@ -34,6 +34,10 @@ struct handler_services {
     send;
   /// Runs slow read-only work (scans, GetAll) off the HTTP threads.
   std::function<void(std::function<void()>)> offload;
+  /// Answers the operational admin routes (ready, metrics, actors, config),
+  /// which need the whole application's state.
+  std::function<void(route, const std::string& param, const exchange_ptr&)>
+    admin_extra;
   /// The body of `GET /admin/cluster`.
   std::function<std::string()> cluster_status;
   /// Called with the agents a provisioning request created (so that a

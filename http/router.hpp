@@ -32,6 +32,12 @@ enum class route : std::uint8_t {
   admin_agent_get,
   admin_agent_delete,
   admin_cluster,
+  openapi,
+  ready,
+  metrics,
+  admin_actors,
+  admin_actor,
+  admin_config,
 };
 
 /// Which listener a route table belongs to.
