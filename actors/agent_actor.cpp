@@ -136,6 +136,7 @@ void agent_actor_state::handle(agent_request& req) {
 }
 
 void agent_actor_state::run(agent_request& req) {
+  --entry->queued;
   if (entry->removed.load()) {
     req.respond({{agent_errc::agent_not_found,
                   "Agent " + std::to_string(entry->id()) + " was removed"},
@@ -226,6 +227,7 @@ void ensure_agent_actor(const agent_entry_ptr& entry,
 
 void send_to_agent(const agent_entry_ptr& entry, agent_request req,
                    const agent_services* svc) {
+  ++entry->queued;
   caf::anon_send(*actor_of(entry, svc), std::move(req));
 }
 

@@ -63,6 +63,9 @@ public:
   /// `spawn_mtx`), which keeps a million provisioned agents cheap.
   std::shared_ptr<void> actor;
   std::mutex spawn_mtx;
+  /// Commands sent to the actor and not yet being processed: its mailbox
+  /// depth as operators see it (timer and commit messages not counted).
+  std::atomic<std::int32_t> queued{0};
 
 private:
   const std::int64_t id_;

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "common/json_value.hpp"
+#include "common/log.hpp"
 
 namespace rapi {
 
@@ -71,7 +72,7 @@ struct reader {
     return true;
   }
   bool text(const json_value& v, const std::string& key, std::string& out) {
-    if (!v.is_string()) {
+    if (!v.is_string() && !v.is_number()) {
       error = "configuration key '" + key + "' must be a string";
       return false;
     }
@@ -84,6 +85,28 @@ struct reader {
       return false;
     }
     out = v.boolean;
+    return true;
+  }
+  /// An array of strings; a single string counts as a one-element array
+  /// (handy in environment variables).
+  bool strings(const json_value& v, const std::string& key,
+               std::vector<std::string>& out) {
+    out.clear();
+    if (v.is_string()) {
+      out.push_back(v.text);
+      return true;
+    }
+    if (!v.is_array()) {
+      error = "configuration key '" + key + "' must be an array of strings";
+      return false;
+    }
+    for (auto& x : v.items) {
+      if (!x.is_string()) {
+        error = "configuration key '" + key + "' must be an array of strings";
+        return false;
+      }
+      out.push_back(x.text);
+    }
     return true;
   }
   bool unknown(const std::string& key) {
@@ -136,6 +159,8 @@ bool apply_file(const json_value& root, const std::string& base,
       } else if (section == "admin") {
         if (name == "bind")
           ok = r.text(val, key, cfg.http.admin_bind);
+        else if (name == "token")
+          ok = r.text(val, key, cfg.admin_token);
         else if (name == "port")
           ok = r.integer(val, key, 0, 65535, cfg.http.admin_port);
         else
@@ -180,23 +205,19 @@ bool apply_file(const json_value& root, const std::string& base,
         } else if (name == "server_id") {
           ok = r.text(val, key, c.server_id);
         } else if (name == "brokers") {
-          if (!val.is_array() || val.items.empty()) {
+          if (!r.strings(val, key, c.brokers))
+            return false;
+          if (c.brokers.empty()) {
             error = "configuration key '" + key
-                    + "' must be a non-empty array of AMQP URLs";
+                    + "' must name at least one AMQP URL";
             return false;
           }
-          c.brokers.clear();
-          for (auto& b : val.items) {
-            std::string url;
-            if (!r.text(b, key, url))
-              return false;
+          for (auto& url : c.brokers)
             if (url.rfind("amqp://", 0) != 0 && url.rfind("amqps://", 0) != 0) {
               error = "configuration key '" + key + "': '" + url
                       + "' is not an amqp:// or amqps:// URL";
               return false;
             }
-            c.brokers.push_back(url);
-          }
         } else if (name == "exchange") {
           ok = r.text(val, key, c.exchange);
         } else if (name == "username") {
@@ -214,20 +235,34 @@ bool apply_file(const json_value& root, const std::string& base,
         } else {
           ok = r.unknown(key);
         }
-      } else if (section == "metadata") {
-        if (name == "fields") {
-          if (!val.is_array()) {
+      } else if (section == "log") {
+        if (name == "level") {
+          ok = r.text(val, key, cfg.log_level);
+          if (ok && !parse_log_level(cfg.log_level)) {
             error = "configuration key '" + key
-                    + "' must be an array of strings";
+                    + "' must be debug, info, warn, error or off";
             return false;
           }
-          cfg.limits.metadata_fields.clear();
-          for (auto& f : val.items) {
-            std::string s;
-            if (!r.text(f, key, s))
+        } else {
+          ok = r.unknown(key);
+        }
+      } else if (section == "api") {
+        if (name == "keys") {
+          if (!r.strings(val, key, cfg.api_keys))
+            return false;
+          for (auto& k : cfg.api_keys)
+            if (k.size() < 16) {
+              error = "configuration key '" + key
+                      + "': every key must be at least 16 characters";
               return false;
-            cfg.limits.metadata_fields.push_back(s);
-          }
+            }
+        } else {
+          ok = r.unknown(key);
+        }
+      } else if (section == "metadata") {
+        if (name == "fields") {
+          if (!r.strings(val, key, cfg.limits.metadata_fields))
+            return false;
         } else {
           ok = r.unknown(key);
         }
@@ -243,8 +278,63 @@ bool apply_file(const json_value& root, const std::string& base,
 
 } // namespace
 
-bool load_config(int argc, char** argv, server_config& cfg, bool& help,
-                 std::string& error) {
+namespace {
+
+constexpr std::string_view env_prefix = "RECORDING_API__";
+
+/// Turns `RECORDING_API__<SECTION>__<KEY>=value` variables into a config
+/// object. A value that parses as JSON (number, true/false, array) is
+/// taken as such, anything else as a string.
+bool env_overrides(char** env, json_value& root, std::string& error) {
+  root = json_value{};
+  root.type = json_value::kind::object;
+  for (char** e = env; e != nullptr && *e != nullptr; ++e) {
+    std::string_view var{*e};
+    if (var.substr(0, env_prefix.size()) != env_prefix)
+      continue;
+    auto eq = var.find('=');
+    auto name = to_lower(var.substr(env_prefix.size(), eq - env_prefix.size()));
+    std::string raw(eq == std::string_view::npos ? std::string_view{}
+                                                 : var.substr(eq + 1));
+    json_value value;
+    json_parse_error perr;
+    if (!parse_json(raw, value, perr) || value.is_object()) {
+      value = json_value{};
+      value.type = json_value::kind::string;
+      value.text = raw;
+    }
+    auto sep = name.find("__");
+    if (sep == std::string::npos) {
+      if (name != "agents_file") {
+        error = "environment variable " + std::string(var.substr(0, eq))
+                + " names no configuration key (use "
+                  "RECORDING_API__<SECTION>__<KEY>)";
+        return false;
+      }
+      root.members.emplace_back(name, std::move(value));
+      continue;
+    }
+    auto section = name.substr(0, sep);
+    auto key = name.substr(sep + 2);
+    json_value* sec = nullptr;
+    for (auto& [k, v] : root.members)
+      if (k == section)
+        sec = &v;
+    if (sec == nullptr) {
+      json_value obj;
+      obj.type = json_value::kind::object;
+      root.members.emplace_back(section, std::move(obj));
+      sec = &root.members.back().second;
+    }
+    sec->members.emplace_back(key, std::move(value));
+  }
+  return true;
+}
+
+} // namespace
+
+bool load_config(int argc, char** argv, char** env, server_config& cfg,
+                 bool& help, std::string& error) {
   help = false;
   std::vector<std::string> args(argv + 1, argv + argc);
   // --config first, so that flags override the file wherever they stand.
@@ -275,6 +365,15 @@ bool load_config(int argc, char** argv, server_config& cfg, bool& help,
         error = path + ": " + error;
         return false;
       }
+    }
+  }
+  {
+    json_value root;
+    if (!env_overrides(env, root, error))
+      return false;
+    if (!root.members.empty() && !apply_file(root, ".", cfg, error)) {
+      error = "environment: " + error;
+      return false;
     }
   }
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -328,6 +427,125 @@ bool load_config(int argc, char** argv, server_config& cfg, bool& help,
   }
   cfg.limits.zone = *zone;
   return true;
+}
+
+namespace {
+
+std::string redact_url(const std::string& url) {
+  auto scheme = url.find("://");
+  auto at = url.find('@');
+  if (scheme == std::string::npos || at == std::string::npos || at < scheme)
+    return url;
+  auto colon = url.find(':', scheme + 3);
+  if (colon == std::string::npos || colon > at)
+    return url;
+  return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+
+void str_member(std::string& out, const char* key, const std::string& v,
+                bool last = false) {
+  append_json_string(out, key);
+  out.push_back(':');
+  append_json_string(out, v);
+  if (!last)
+    out.push_back(',');
+}
+
+void num_member(std::string& out, const char* key, std::int64_t v,
+                bool last = false) {
+  append_json_string(out, key);
+  out += ":" + std::to_string(v);
+  if (!last)
+    out.push_back(',');
+}
+
+void bool_member(std::string& out, const char* key, bool v,
+                 bool last = false) {
+  append_json_string(out, key);
+  out += v ? ":true" : ":false";
+  if (!last)
+    out.push_back(',');
+}
+
+void list_member(std::string& out, const char* key,
+                 const std::vector<std::string>& items, bool secret,
+                 bool last = false) {
+  append_json_string(out, key);
+  out += ":[";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i > 0)
+      out.push_back(',');
+    append_json_string(out, secret ? std::string("***") : items[i]);
+  }
+  out.push_back(']');
+  if (!last)
+    out.push_back(',');
+}
+
+std::string secret(const std::string& s) {
+  return s.empty() ? "" : "***";
+}
+
+} // namespace
+
+std::string render_config(const server_config& c) {
+  std::string out = "{\"server\":{";
+  str_member(out, "id", c.server_id);
+  str_member(out, "bind", c.http.bind);
+  num_member(out, "port", c.http.port);
+  num_member(out, "threads", static_cast<std::int64_t>(c.http.threads));
+  num_member(out, "query_threads",
+             static_cast<std::int64_t>(c.http.query_threads));
+  num_member(out, "actor_threads", static_cast<std::int64_t>(c.actor_threads));
+  str_member(out, "time_zone", c.time_zone, true);
+  out += "},\"admin\":{";
+  str_member(out, "bind", c.http.admin_bind);
+  num_member(out, "port", c.http.admin_port);
+  str_member(out, "token", secret(c.admin_token), true);
+  out += "},\"api\":{";
+  list_member(out, "keys", c.api_keys, true, true);
+  out += "},\"storage\":{";
+  str_member(out, "data_dir", c.data_dir);
+  bool_member(out, "sync", c.storage_sync);
+  num_member(out, "min_free_bytes", c.storage_min_free_bytes, true);
+  out += "},";
+  str_member(out, "agents_file", c.agents_file);
+  out += "\"blackout\":{";
+  num_member(out, "maxagentblackout", c.max_agent_blackout_s, true);
+  out += "},\"limits\":{";
+  num_member(out, "max_body_bytes",
+             static_cast<std::int64_t>(c.http.max_body_bytes));
+  num_member(out, "admin_max_body_bytes",
+             static_cast<std::int64_t>(c.http.admin_max_body_bytes));
+  num_member(out, "max_bulk_agents",
+             static_cast<std::int64_t>(c.max_bulk_agents));
+  num_member(out, "metadata_max_keys",
+             static_cast<std::int64_t>(c.limits.max_metadata_keys));
+  num_member(out, "metadata_key_bytes",
+             static_cast<std::int64_t>(c.limits.max_metadata_key_bytes));
+  num_member(out, "metadata_value_bytes",
+             static_cast<std::int64_t>(c.limits.max_metadata_value_bytes),
+             true);
+  out += "},\"metadata\":{";
+  list_member(out, "fields", c.limits.metadata_fields, false, true);
+  out += "},\"log\":{";
+  str_member(out, "level", c.log_level, true);
+  out += "},\"cluster\":{";
+  bool_member(out, "enabled", c.cluster.enabled);
+  str_member(out, "server_id", c.cluster.server_id);
+  std::vector<std::string> brokers;
+  for (auto& b : c.cluster.brokers)
+    brokers.push_back(redact_url(b));
+  list_member(out, "brokers", brokers, false);
+  str_member(out, "exchange", c.cluster.exchange);
+  str_member(out, "username", c.cluster.username);
+  str_member(out, "password", secret(c.cluster.password));
+  str_member(out, "vhost", c.cluster.vhost);
+  bool_member(out, "tls", c.cluster.tls);
+  str_member(out, "tls_ca", c.cluster.tls_ca);
+  num_member(out, "heartbeat_s", c.cluster.heartbeat_s, true);
+  out += "}}";
+  return out;
 }
 
 } // namespace rapi

@@ -26,12 +26,21 @@ struct server_config {
   param_limits limits;
   std::string time_zone = "UTC";
   cluster::settings cluster;
+  std::string log_level = "info";
+  std::string admin_token;
+  std::vector<std::string> api_keys;
 };
 
-/// Parses the command line into `cfg` (reading `--config` first). Returns
-/// false with a message in `error`; sets `help` for `--help`.
-bool load_config(int argc, char** argv, server_config& cfg, bool& help,
-                 std::string& error);
+/// Builds the effective configuration: defaults, then `--config FILE`,
+/// then `RECORDING_API__<SECTION>__<KEY>` environment variables, then
+/// flags. Returns false with a message naming the key in `error`; sets
+/// `help` for `--help`. `env` is the process environment (`environ`).
+bool load_config(int argc, char** argv, char** env, server_config& cfg,
+                 bool& help, std::string& error);
+
+/// The effective configuration as JSON (the config file's shape), with
+/// secrets (tokens, keys, passwords, URL credentials) replaced by "***".
+std::string render_config(const server_config& cfg);
 
 /// The `--help` text.
 const char* usage();

@@ -16,6 +16,9 @@
 #include "actors/agent_store.hpp"
 #include "actors/codec.hpp"
 #include "app/config.hpp"
+#include "app/ops.hpp"
+#include "common/log.hpp"
+#include "storage/timed_store.hpp"
 #include "http/handlers.hpp"
 #include "http/server.hpp"
 #include "storage/keys.hpp"
@@ -132,6 +135,10 @@ int run(const server_config& cfg) {
     return 1;
   }
 
+  // Every write is timed for the metrics endpoint.
+  timed_store timed{*store};
+  logger log{*parse_log_level(cfg.log_level)};
+
   // -- HTTP (constructed first: its io_context outlives the actors) ---------
   http_server server{cfg.http};
 
@@ -142,14 +149,14 @@ int run(const server_config& cfg) {
 
   std::unique_ptr<group_committer> committer;
   if (cfg.storage_sync)
-    committer = std::make_unique<group_committer>(*store);
+    committer = std::make_unique<group_committer>(timed);
 
   directory dir;
   hybrid_clock hlc;
   agent_services svc;
   svc.sys = &sys;
   svc.hlc = &hlc;
-  svc.store = store.get();
+  svc.store = &timed;
   svc.committer = committer.get();
   svc.dir = &dir;
   svc.now = wall_clock_ms;
@@ -161,7 +168,9 @@ int run(const server_config& cfg) {
 
   handler_services hs;
   hs.dir = &dir;
-  hs.store = store.get();
+  hs.store = &timed;
+  hs.admin_token = cfg.admin_token;
+  hs.api_keys = cfg.api_keys;
   hs.limits = cfg.limits;
   hs.max_bulk_agents = cfg.max_bulk_agents;
   hs.now = wall_clock_ms;
@@ -218,6 +227,24 @@ int run(const server_config& cfg) {
   hs.cluster_status = [&mirror] {
     return mirror ? mirror->status_json() : std::string();
   };
+  std::atomic<bool> recovered{false};
+  operations::deps od;
+  od.dir = &dir;
+  od.store = &timed;
+  od.settings = &svc.settings;
+  od.cfg = &cfg;
+  od.log = &log;
+  od.mirror = &mirror;
+  od.recovered = [&recovered] { return recovered.load(); };
+  od.in_flight = [&server] { return server.in_flight(); };
+  od.now = wall_clock_ms;
+  operations ops{od};
+  hs.admin_extra = [&ops](route r, const std::string& param,
+                          const exchange_ptr& ex) { ops.answer(r, param, ex); };
+  server.set_observer([&ops](const exchange& ex, int status,
+                             std::int64_t latency_us) {
+    ops.observe(ex, status, latency_us);
+  });
   hs.provisioned = apply_pending;
 
   auto restore_start = std::chrono::steady_clock::now();
@@ -343,33 +370,41 @@ int run(const server_config& cfg) {
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (recovering.load() > 0 && std::chrono::steady_clock::now() < until)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  recovered = true;
   server.set_ready();
   if (mirror)
     mirror->start();
   auto restore_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now() - restore_start)
                       .count();
-  std::cout << "recording-api " << server_id << ": " << restored
-            << " agents restored in " << restore_ms << " ms, "
-            << dir.size() << " agents in all\n";
-  std::cout << "api listening on http://" << cfg.http.bind << ":"
-            << server.api_port() << "\n";
-  std::cout << "admin listening on http://" << cfg.http.admin_bind << ":"
-            << server.admin_port() << "\n"
-            << std::flush;
+  {
+    std::string extra = ",\"server_id\":";
+    append_json_string(extra, server_id);
+    extra += ",\"restored\":" + std::to_string(restored)
+             + ",\"agents\":" + std::to_string(dir.size())
+             + ",\"restore_ms\":" + std::to_string(restore_ms)
+             + ",\"cluster\":" + (mirror ? "true" : "false");
+    log.event(log_level::info, "ready", extra);
+  }
+  // The two plain lines tools wait for (one per listener, real ports).
+  log.write("api listening on http://" + cfg.http.bind + ":"
+            + std::to_string(server.api_port()));
+  log.write("admin listening on http://" + cfg.http.admin_bind + ":"
+            + std::to_string(server.admin_port()));
+  log.flush();
 
   // -- wait -----------------------------------------------------------------
   int sig = 0;
   sigwait(&stop_signals, &sig);
-  std::cout << "recording-api: " << (sig == SIGINT ? "SIGINT" : "SIGTERM")
-            << " received, stopping\n"
-            << std::flush;
+  log.event(log_level::info, "stopping",
+            sig == SIGINT ? ",\"signal\":\"SIGINT\""
+                          : ",\"signal\":\"SIGTERM\"");
 
   // -- stop, in reverse -----------------------------------------------------
   server.stop_accepting();
   if (!server.drain(std::chrono::seconds(10)))
-    std::cerr << "recording-api: " << server.in_flight()
-              << " requests still in flight after 10 s; stopping anyway\n";
+    log.event(log_level::error, "drain_timeout",
+              ",\"in_flight\":" + std::to_string(server.in_flight()));
   for (auto& e : dir.all())
     stop_agent(*e);
   sys.await_all_actors_done();
@@ -378,7 +413,7 @@ int run(const server_config& cfg) {
   if (committer)
     committer->stop();
   server.stop();
-  std::cout << "recording-api: stopped\n" << std::flush;
+  log.event(log_level::info, "stopped");
   return 0;
 }
 
@@ -388,7 +423,7 @@ int main(int argc, char** argv) {
   rapi::server_config cfg;
   bool help = false;
   std::string error;
-  if (!rapi::load_config(argc, argv, cfg, help, error)) {
+  if (!rapi::load_config(argc, argv, environ, cfg, help, error)) {
     std::cerr << "recording-api: " << error << "\n" << rapi::usage();
     return 2;
   }

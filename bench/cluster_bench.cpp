@@ -11,6 +11,9 @@
 /// Reports percentiles, timeouts and the measurement floor (one GET).
 
 #include <cinttypes>
+#include <fstream>
+#include <iterator>
+#include <sstream>
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
@@ -51,18 +54,31 @@ struct options {
   std::uint64_t warmup = 50;
   std::uint64_t floor_gets = 1'000;
   std::uint64_t deadline_ms = 2'000;
+  std::uint64_t gap_ms = 0;
+  std::uint64_t poll_us = 0;
+  std::uint64_t probes = 500;
+  bool tap = true;
   std::string out = default_result_path("cluster.json");
   bool quick = false;
 };
 
 const char* const usage_text =
   "usage: cluster-bench [--quick] [--samples N] [--agents N] [--warmup N]\n"
+  "                     [--gap-ms MS] [--poll-us US] [--probes N]\n"
+  "                     [--no-tap]\n"
   "                     [--out FILE]\n"
   "  --samples N   measured changes per direction (default 2000;\n"
   "                quick 200)\n"
   "  --agents N    agents provisioned on both servers, toggled in turn\n"
   "                (default 8)\n"
   "  --warmup N    unmeasured changes before them (default 50; quick 20)\n"
+  "  --gap-ms MS   idle time before each change (default 0)\n"
+  "  --poll-us US  pause between two GETs on the observer (default 0:\n"
+  "                a tight loop, which keeps a CPU busy)\n"
+  "  --no-tap      no AMQP tap (it splits each sample's time at the\n"
+  "                broker: 200 -> delivery -> seen, and times the broker\n"
+  "                alone with probe messages)\n"
+  "  --probes N    broker probe messages (default 500; quick 100)\n"
   "  --out FILE    JSON results (default bench/results/cluster.json)\n"
   "  --quick       200 samples\n"
   "Uses the broker of RAPI_AMQP_URL when set, else starts a private one\n"
@@ -76,13 +92,20 @@ options parse_options(int argc, char** argv) {
       o.samples = 200;
       o.warmup = 20;
       o.floor_gets = 200;
+      o.probes = 100;
     }
   arg_reader a(argc, argv);
   while (a.more()) {
     if (a.flag("--quick") || a.number("--samples", o.samples)
         || a.number("--agents", o.agents) || a.number("--warmup", o.warmup)
+        || a.number("--gap-ms", o.gap_ms) || a.number("--poll-us", o.poll_us)
+        || a.number("--probes", o.probes)
         || a.value("--out", o.out))
       continue;
+    if (a.flag("--no-tap")) {
+      o.tap = false;
+      continue;
+    }
     if (a.flag("--help") || a.flag("-h")) {
       std::cout << usage_text;
       std::exit(0);
@@ -197,7 +220,8 @@ public:
 
   /// Connects, declares and binds its queue and starts consuming; throws
   /// std::runtime_error on any failure.
-  amqp_tap(const std::string& url, const std::string& exchange) {
+  amqp_tap(const std::string& url, const std::string& exchange)
+    : exchange_(exchange) {
     endpoint e = parse_url(url);
     connect(e.host, e.port);
     try {
@@ -254,6 +278,49 @@ public:
              }))
         return std::nullopt;
     }
+  }
+
+  /// What `probe_broker` measured.
+  struct probe_result {
+    latency_summary delivery; ///< publish -> delivered back to the tap
+    latency_summary confirm;  ///< publish -> publisher confirm
+    std::uint64_t lost = 0;   ///< neither within 2 s
+    std::size_t body_bytes = 0;
+  };
+
+  /// The broker alone: publishes `n` persistent messages of the servers'
+  /// size, one at a time, to the exchange (so to both servers' durable
+  /// queues too: they drop them, as they are not JSON) and times their
+  /// delivery back to the tap and their publisher confirm.
+  probe_result probe_broker(std::uint64_t n) {
+    probe_result r;
+    std::vector<double> delivery, confirm;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      r.body_bytes = body_bytes_ != 0 ? body_bytes_ : 512;
+    }
+    for (std::uint64_t i = 1; i <= n; ++i) {
+      std::string body = std::string(probe_prefix) + std::to_string(i) + " ";
+      body.resize(std::max(body.size(), r.body_bytes), 'x');
+      const auto t0 = clock::now();
+      publish(body);
+      const std::uint64_t tag = ++published_;
+      std::unique_lock<std::mutex> lock{mtx_};
+      const bool ok = cv_.wait_for(lock, std::chrono::seconds(2), [&] {
+        return done_ || (probe_seen_ >= i && confirmed_ >= tag);
+      });
+      if (!ok || done_ || nacked_) {
+        ++r.lost;
+        if (done_)
+          break;
+        continue;
+      }
+      delivery.push_back(ms_between(t0, probe_at_));
+      confirm.push_back(ms_between(t0, confirm_at_));
+    }
+    r.delivery = summarize(delivery);
+    r.confirm = summarize(confirm);
+    return r;
   }
 
   /// Drops what was received so far.
@@ -479,6 +546,10 @@ private:
     put32(a, 0);
     send_method(1, 60, 20, a);
     expect(60, 21);
+    a.clear();
+    put8(a, 0);
+    send_method(1, 85, 10, a); // confirm.select, for the broker probe
+    expect(85, 11);
     timeval none{0, 0};
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
   }
@@ -493,6 +564,16 @@ private:
         const auto c = get(p, 0, 2), m = get(p, 2, 2);
         if ((c == 10 && (m == 50 || m == 51)) || (c == 20 && m == 40))
           break; // closed
+        if (c == 60 && (m == 80 || m == 120) && p.size() >= 13) {
+          // basic.ack / basic.nack of a probe we published
+          const std::uint64_t tag =
+            (std::uint64_t{get(p, 4, 4)} << 32) | get(p, 8, 4);
+          std::lock_guard<std::mutex> guard{mtx_};
+          confirmed_ = std::max(confirmed_, tag);
+          nacked_ = nacked_ || m == 120;
+          confirm_at_ = clock::now();
+          cv_.notify_all();
+        }
         in_message = c == 60 && m == 60; // basic.deliver
         body.clear();
       } else if (type == 2 && in_message && p.size() >= 12) {
@@ -514,8 +595,17 @@ private:
   }
 
   void received(const std::string& body) {
+    const auto at = clock::now();
+    if (body.rfind(probe_prefix, 0) == 0) {
+      std::lock_guard<std::mutex> guard{mtx_};
+      probe_seen_ = std::strtoull(body.c_str() + probe_prefix.size(),
+                                  nullptr, 10);
+      probe_at_ = at;
+      cv_.notify_all();
+      return;
+    }
     delivery d;
-    d.at = clock::now();
+    d.at = at;
     d.wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                   std::chrono::system_clock::now().time_since_epoch())
                   .count();
@@ -531,6 +621,7 @@ private:
     const auto& b = j["Blackout"];
     if (!b.HasMember("Active") || !b["Active"].IsBool())
       return;
+    body_bytes_ = body.size();
     d.origin = j["Origin"].GetString();
     d.agent = j["AgentId"].GetInt64();
     d.active = b["Active"].GetBool();
@@ -542,13 +633,60 @@ private:
     cv_.notify_all();
   }
 
+  /// Publishes `body` to the exchange, persistent, as the servers do.
+  void publish(const std::string& body) {
+    std::string f;
+    auto frame = [&](std::uint8_t type, const std::string& payload) {
+      put8(f, type);
+      put16(f, 1);
+      put32(f, static_cast<std::uint32_t>(payload.size()));
+      f += payload;
+      put8(f, 0xCE);
+    };
+    std::string m;
+    put16(m, 60);
+    put16(m, 40); // basic.publish
+    put16(m, 0);
+    putshort(m, exchange_);
+    putshort(m, "");
+    put8(m, 0);
+    frame(1, m);
+    std::string h;
+    put16(h, 60);
+    put16(h, 0);
+    put32(h, 0);
+    put32(h, static_cast<std::uint32_t>(body.size()));
+    put16(h, 0x1000); // delivery-mode present
+    put8(h, 2);       // persistent
+    frame(2, h);
+    frame(3, body);
+    std::size_t sent = 0;
+    while (sent < f.size()) {
+      const auto n =
+        ::send(fd_, f.data() + sent, f.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0)
+        throw std::runtime_error("tap: send failed");
+      sent += static_cast<std::size_t>(n);
+    }
+  }
+
+  static constexpr std::string_view probe_prefix = "cluster-bench-probe ";
+
   int fd_ = -1;
+  std::string exchange_;
   std::string in_;
   std::thread reader_;
   std::mutex mtx_;
   std::condition_variable cv_;
   std::deque<delivery> queue_;
   bool done_ = false;
+  std::size_t body_bytes_ = 0;  ///< size of the last Blackout message
+  std::uint64_t published_ = 0; ///< probes published (confirm tags)
+  std::uint64_t confirmed_ = 0; ///< highest confirmed tag
+  bool nacked_ = false;
+  clock::time_point confirm_at_;
+  std::uint64_t probe_seen_ = 0; ///< last probe delivered back
+  clock::time_point probe_at_;
 };
 
 // -- servers -----------------------------------------------------------------
@@ -613,6 +751,54 @@ void wait_connected(const cluster_server& s,
                              + "\n" + tail(s.proc->output()));
 }
 
+// -- machine load ------------------------------------------------------------
+
+/// Jiffies of all CPUs from /proc/stat: busy (not idle / iowait) and total.
+struct cpu_times {
+  std::uint64_t busy = 0;
+  std::uint64_t total = 0;
+};
+
+cpu_times read_cpu() {
+  std::ifstream in("/proc/stat");
+  std::string label;
+  in >> label;
+  cpu_times t;
+  std::uint64_t v = 0, idle = 0;
+  for (int i = 0; i < 8 && in >> v; ++i) {
+    t.total += v;
+    if (i == 3 || i == 4)
+      idle += v;
+  }
+  t.busy = t.total - idle;
+  return t;
+}
+
+/// Jiffies process `pid` has run (user + system; 0 when unreadable).
+std::uint64_t process_jiffies(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
+  const auto paren = text.rfind(')');
+  if (paren == std::string::npos)
+    return 0;
+  std::istringstream fields(text.substr(paren + 2));
+  std::string f;
+  std::uint64_t sum = 0;
+  for (int i = 3; i <= 15 && fields >> f; ++i)
+    if (i == 14 || i == 15)
+      sum += std::strtoull(f.c_str(), nullptr, 10);
+  return sum;
+}
+
+/// The 1-minute load average.
+double load_average() {
+  std::ifstream in("/proc/loadavg");
+  double v = -1;
+  in >> v;
+  return v;
+}
+
 // -- one direction -----------------------------------------------------------
 
 const std::string start_path = "/api/Blackout/StartForAgent";
@@ -645,6 +831,16 @@ std::optional<bool> blackout_active(const http_response& r) {
   return a->value.GetBool();
 }
 
+/// One slow sample and where its time went (tap times; -1 without).
+struct slow_sample {
+  std::uint64_t index = 0;
+  std::uint64_t agent = 0;
+  bool start = false;
+  double latency_ms = 0;
+  double to_broker_ms = -1;
+  double from_broker_ms = -1;
+};
+
 /// Everything measured in one direction.
 struct direction_result {
   std::string name; ///< "A->B"
@@ -660,6 +856,17 @@ struct direction_result {
   latency_summary change;        ///< the change request itself
   latency_summary floor;         ///< one GET on the observer
   double seconds = 0;
+  double cpu_busy = -1;   ///< share of all CPUs busy meanwhile (0..1)
+  double cpu_servers = -1; ///< of all CPUs, the bench and both servers
+  // The tap's split of each sample (when the tap runs).
+  bool tapped = false;
+  std::uint64_t tap_missing = 0; ///< samples the tap never saw
+  latency_summary to_broker;     ///< 200 on the source -> tap delivery
+  latency_summary from_broker;   ///< tap delivery -> seen on the observer
+  latency_summary stamp_to_tap;  ///< Version.Wall -> tap (whole ms)
+  std::uint64_t slow = 0;        ///< samples over the target
+  std::uint64_t slow_before_broker = 0; ///< of those, mostly before it
+  std::vector<slow_sample> worst; ///< the slowest few
 };
 
 /// The median-bearing summary of `n` back-to-back GETs of `target`.
@@ -682,13 +889,18 @@ void note_error(direction_result& res, const std::string& what) {
     res.first_error = what.substr(0, 300);
 }
 
+constexpr double target_p99_ms = 10.0;
+constexpr std::size_t worst_kept = 8;
+
 /// Changes blackouts on `src` and watches them arrive on `dst`. `active`
 /// holds every agent's current state (index = agent id) and is updated.
+/// `tap` (may be null) splits each sample's time at the broker.
 direction_result run_direction(const options& o, cluster_server& src,
-                               cluster_server& dst, std::vector<bool>& active)
-{
+                               cluster_server& dst, std::vector<bool>& active,
+                               amqp_tap* tap) {
   direction_result res;
   res.name = src.name + "->" + dst.name;
+  res.tapped = tap != nullptr;
   http_client change = src.proc->api();
   http_client watch = dst.proc->api();
   const auto deadline = std::chrono::milliseconds(o.deadline_ms);
@@ -706,14 +918,24 @@ direction_result run_direction(const options& o, cluster_server& src,
     targets[id] = agent_target(id);
   }
   std::vector<double> all, starts, stops, change_ms;
+  std::vector<double> to_broker, from_broker, stamp_to_tap;
+  std::vector<slow_sample> slow;
   all.reserve(o.samples);
+  if (tap != nullptr)
+    tap->clear();
   const std::uint64_t total = o.warmup + o.samples;
+  const cpu_times cpu0 = read_cpu();
+  const std::uint64_t own0 = process_jiffies(::getpid())
+                             + process_jiffies(src.proc->pid())
+                             + process_jiffies(dst.proc->pid());
   const auto began = clock::now();
   std::uint64_t next_report = o.warmup + o.samples / 4;
   for (std::uint64_t i = 0; i < total; ++i) {
     const bool measured = i >= o.warmup;
     const std::uint64_t id = 1 + i % o.agents;
     const bool want = !active[id];
+    if (o.gap_ms > 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(o.gap_ms));
     http_response r;
     const auto t0 = clock::now();
     try {
@@ -734,7 +956,7 @@ direction_result run_direction(const options& o, cluster_server& src,
       change_ms.push_back(ms_between(t0, acked));
 
     // Poll the observer until it shows the new state.
-    std::optional<double> seen;
+    std::optional<clock::time_point> seen;
     std::uint64_t polls = 0;
     bool broken = false;
     for (;;) {
@@ -756,11 +978,13 @@ direction_result run_direction(const options& o, cluster_server& src,
         break;
       }
       if (*state == want) {
-        seen = ms_between(acked, now);
+        seen = now;
         break;
       }
       if (now - acked >= deadline)
         break;
+      if (o.poll_us > 0)
+        std::this_thread::sleep_for(std::chrono::microseconds(o.poll_us));
     }
     if (broken)
       continue;
@@ -784,13 +1008,47 @@ direction_result run_direction(const options& o, cluster_server& src,
                   " not seen within %" PRIu64 " ms (%s)\n",
                   res.name.c_str(), i, id, o.deadline_ms,
                   later ? "arrived later" : "not within 10 s more");
+      if (tap != nullptr)
+        tap->wait_for(src.id, static_cast<std::int64_t>(id), want,
+                      std::chrono::milliseconds(100));
       continue;
     }
+    // The tap got it at about the moment the observer's consumer did.
+    std::optional<amqp_tap::delivery> d;
+    if (tap != nullptr)
+      d = tap->wait_for(src.id, static_cast<std::int64_t>(id), want,
+                        std::chrono::seconds(1));
     if (!measured)
       continue;
+    const double ms = ms_between(acked, *seen);
     res.polls += polls;
-    all.push_back(*seen);
-    (want ? starts : stops).push_back(*seen);
+    all.push_back(ms);
+    (want ? starts : stops).push_back(ms);
+    slow_sample s;
+    s.index = i - o.warmup;
+    s.agent = id;
+    s.start = want;
+    s.latency_ms = ms;
+    if (d) {
+      s.to_broker_ms = ms_between(acked, d->at);
+      s.from_broker_ms = ms_between(d->at, *seen);
+      to_broker.push_back(s.to_broker_ms);
+      from_broker.push_back(s.from_broker_ms);
+      stamp_to_tap.push_back(static_cast<double>(d->wall_ms - d->version_ms));
+    } else if (tap != nullptr) {
+      ++res.tap_missing;
+    }
+    if (ms > target_p99_ms) {
+      ++res.slow;
+      if (d && s.to_broker_ms > s.from_broker_ms)
+        ++res.slow_before_broker;
+    }
+    slow.push_back(s);
+    std::sort(slow.begin(), slow.end(), [](auto& x, auto& y) {
+      return x.latency_ms > y.latency_ms;
+    });
+    if (slow.size() > worst_kept)
+      slow.pop_back();
     if (i + 1 == next_report && i + 1 < total) {
       std::printf("[%s] %" PRIu64 "/%" PRIu64 "\n", res.name.c_str(),
                   i + 1 - o.warmup, o.samples);
@@ -799,15 +1057,38 @@ direction_result run_direction(const options& o, cluster_server& src,
     }
   }
   res.seconds = ms_since(began) / 1000.0;
+  const cpu_times cpu1 = read_cpu();
+  const std::uint64_t own1 = process_jiffies(::getpid())
+                             + process_jiffies(src.proc->pid())
+                             + process_jiffies(dst.proc->pid());
+  if (cpu1.total > cpu0.total) {
+    const double span = static_cast<double>(cpu1.total - cpu0.total);
+    res.cpu_busy = static_cast<double>(cpu1.busy - cpu0.busy) / span;
+    res.cpu_servers = static_cast<double>(own1 - own0) / span;
+  }
   res.samples = all.size();
   res.latency = summarize(all);
   res.start_latency = summarize(starts);
   res.stop_latency = summarize(stops);
   res.change = summarize(change_ms);
+  res.to_broker = summarize(to_broker);
+  res.from_broker = summarize(from_broker);
+  res.stamp_to_tap = summarize(stamp_to_tap);
+  res.worst = std::move(slow);
   std::printf("[%s] p50 %.2f ms, p99 %.2f ms, max %.1f ms, %" PRIu64
-              " timeouts, %" PRIu64 " errors (%.1f s)\n",
+              " timeouts, %" PRIu64 " errors (%.1f s; CPUs %.0f%% busy, "
+              "%.0f%% bench + servers)\n",
               res.name.c_str(), res.latency.p50, res.latency.p99,
-              res.latency.max, res.timeouts, res.errors, res.seconds);
+              res.latency.max, res.timeouts, res.errors, res.seconds,
+              100 * res.cpu_busy, 100 * res.cpu_servers);
+  if (tap != nullptr)
+    std::printf("[%s] split at the broker: 200 -> delivery p50 %.2f / p99 "
+                "%.2f ms, delivery -> seen p50 %.2f / p99 %.2f ms;\n"
+                "[%s] %" PRIu64 " samples over %.0f ms, %" PRIu64
+                " of them mostly before the broker\n",
+                res.name.c_str(), res.to_broker.p50, res.to_broker.p99,
+                res.from_broker.p50, res.from_broker.p99, res.name.c_str(),
+                res.slow, target_p99_ms, res.slow_before_broker);
   if (!res.first_error.empty())
     std::printf("[%s] first error: %s\n", res.name.c_str(),
                 res.first_error.c_str());
@@ -838,8 +1119,6 @@ void probe(cluster_server& src, cluster_server& dst,
 
 // -- output ------------------------------------------------------------------
 
-constexpr double target_p99_ms = 10.0;
-
 void write_direction(json_writer& w, const direction_result& d) {
   w.StartObject();
   w.Key("direction");
@@ -856,6 +1135,10 @@ void write_direction(json_writer& w, const direction_result& d) {
   w.String(d.first_error.c_str());
   w.Key("seconds");
   w.Double(d.seconds);
+  w.Key("cpu_busy");
+  w.Double(d.cpu_busy);
+  w.Key("cpu_bench_and_servers");
+  w.Double(d.cpu_servers);
   w.Key("gets_per_sample");
   w.Double(d.samples ? static_cast<double>(d.polls)
                          / static_cast<double>(d.samples)
@@ -873,6 +1156,44 @@ void write_direction(json_writer& w, const direction_result& d) {
   w.Key("meets_target");
   w.Bool(d.timeouts == 0 && d.samples > 0
          && d.latency.p99 <= target_p99_ms);
+  w.Key("samples_over_target");
+  w.Uint64(d.slow);
+  if (d.tapped) {
+    w.Key("tap");
+    w.StartObject();
+    w.Key("missing");
+    w.Uint64(d.tap_missing);
+    w.Key("ack_to_delivery");
+    write_summary(w, d.to_broker);
+    w.Key("delivery_to_seen");
+    write_summary(w, d.from_broker);
+    w.Key("stamp_to_delivery_whole_ms");
+    write_summary(w, d.stamp_to_tap);
+    w.Key("over_target_mostly_before_broker");
+    w.Uint64(d.slow_before_broker);
+    w.EndObject();
+  }
+  w.Key("worst");
+  w.StartArray();
+  for (auto& x : d.worst) {
+    w.StartObject();
+    w.Key("sample");
+    w.Uint64(x.index);
+    w.Key("agent");
+    w.Uint64(x.agent);
+    w.Key("change");
+    w.String(x.start ? "start" : "stop");
+    w.Key("latency_ms");
+    w.Double(x.latency_ms);
+    if (d.tapped) {
+      w.Key("ack_to_delivery_ms");
+      w.Double(x.to_broker_ms);
+      w.Key("delivery_to_seen_ms");
+      w.Double(x.from_broker_ms);
+    }
+    w.EndObject();
+  }
+  w.EndArray();
   w.EndObject();
 }
 
@@ -882,6 +1203,9 @@ struct run_info {
   double broker_start_ms = 0;
   double server_start_ms[2] = {0, 0};
   double connect_ms = 0;
+  bool tapped = false;
+  amqp_tap::probe_result probe;
+  double load_at_start = -1;
   int exit_codes[2] = {-1, -1};
 };
 
@@ -910,6 +1234,14 @@ std::string to_json(const options& o, const run_info& info,
   w.Uint64(o.deadline_ms);
   w.Key("floor_gets");
   w.Uint64(o.floor_gets);
+  w.Key("gap_ms");
+  w.Uint64(o.gap_ms);
+  w.Key("poll_us");
+  w.Uint64(o.poll_us);
+  w.Key("broker_probes");
+  w.Uint64(o.probes);
+  w.Key("tap");
+  w.Bool(info.tapped);
   w.EndObject();
   w.Key("broker");
   w.StartObject();
@@ -927,6 +1259,21 @@ std::string to_json(const options& o, const run_info& info,
   w.EndArray();
   w.Key("cluster_connect_ms");
   w.Double(info.connect_ms);
+  w.Key("load_average_at_start");
+  w.Double(info.load_at_start);
+  if (info.tapped) {
+    w.Key("broker_probe");
+    w.StartObject();
+    w.Key("body_bytes");
+    w.Uint64(info.probe.body_bytes);
+    w.Key("lost");
+    w.Uint64(info.probe.lost);
+    w.Key("publish_to_delivery");
+    write_summary(w, info.probe.delivery);
+    w.Key("publish_to_confirm");
+    write_summary(w, info.probe.confirm);
+    w.EndObject();
+  }
   w.Key("target_p99_ms");
   w.Double(target_p99_ms);
   w.Key("directions");
@@ -946,18 +1293,33 @@ std::string to_json(const options& o, const run_info& info,
 void print_table(const options& o, const run_info& info,
                  const std::vector<direction_result>& dirs) {
   std::printf("\ncluster-bench: %" PRIu64 " samples per direction, %" PRIu64
-              " agents, broker %s (%s)\n",
-              o.samples, o.agents, info.broker_where.c_str(),
+              " agents, gap %" PRIu64 " ms, poll pause %" PRIu64
+              " us\n  broker %s (%s)\n",
+              o.samples, o.agents, o.gap_ms, o.poll_us,
+              info.broker_where.c_str(),
               info.broker_private ? "private" : "RAPI_AMQP_URL");
-  std::printf("  %-5s %6s %8s %8s %8s %8s %8s %5s %8s\n", "dir", "count",
-              "p50 ms", "p90 ms", "p99 ms", "p99.9", "max ms", "t/o",
-              "floor");
+  std::printf("  %-5s %6s %7s %7s %7s %7s %7s %4s %6s\n", "dir", "count",
+              "p50 ms", "p90", "p99", "p99.9", "max", "t/o", "floor");
   for (auto& d : dirs)
-    std::printf("  %-5s %6" PRIu64 " %8.2f %8.2f %8.2f %8.2f %8.1f %5" PRIu64
-                " %8.3f\n",
+    std::printf("  %-5s %6" PRIu64 " %7.2f %7.2f %7.2f %7.2f %7.1f %4" PRIu64
+                " %6.3f\n",
                 d.name.c_str(), d.samples, d.latency.p50, d.latency.p90,
                 d.latency.p99, d.latency.p999, d.latency.max, d.timeouts,
                 d.floor.p50);
+  if (info.tapped) {
+    std::printf("  split at the broker (tap), p50 / p99 / max ms:\n");
+    for (auto& d : dirs)
+      std::printf("  %-5s 200->delivery %5.2f / %6.2f / %6.1f   "
+                  "delivery->seen %5.2f / %6.2f / %6.1f\n",
+                  d.name.c_str(), d.to_broker.p50, d.to_broker.p99,
+                  d.to_broker.max, d.from_broker.p50, d.from_broker.p99,
+                  d.from_broker.max);
+    std::printf("  broker alone: publish->delivery %5.2f / %6.2f / %6.1f"
+                "   publish->confirm %5.2f / %6.2f / %6.1f\n",
+                info.probe.delivery.p50, info.probe.delivery.p99,
+                info.probe.delivery.max, info.probe.confirm.p50,
+                info.probe.confirm.p99, info.probe.confirm.max);
+  }
   bool met = true;
   for (auto& d : dirs)
     met = met && d.timeouts == 0 && d.latency.p99 <= target_p99_ms;
@@ -971,6 +1333,7 @@ int run(const options& o) {
               rapi::test::binary_path().c_str());
   std::fflush(stdout);
   run_info info;
+  info.load_at_start = load_average();
   broker b;
   info.broker_where = b.where();
   info.broker_private = b.owned();
@@ -1000,9 +1363,30 @@ int run(const options& o) {
               o.agents, info.connect_ms);
   std::fflush(stdout);
 
+  std::unique_ptr<amqp_tap> tap;
+  if (o.tap) {
+    try {
+      tap = std::make_unique<amqp_tap>(b.url(), exchange);
+      info.tapped = true;
+    } catch (const std::exception& e) {
+      std::printf("[tap] not used: %s\n", e.what());
+    }
+  }
+  if (tap) {
+    info.probe = tap->probe_broker(o.probes);
+    std::printf("[broker] alone, %" PRIu64 " x %zu bytes persistent: "
+                "publish -> delivery p50 %.2f / p99 %.2f ms, "
+                "-> confirm p50 %.2f / p99 %.2f ms\n",
+                o.probes, info.probe.body_bytes, info.probe.delivery.p50,
+                info.probe.delivery.p99, info.probe.confirm.p50,
+                info.probe.confirm.p99);
+    std::fflush(stdout);
+  }
+
   std::vector<direction_result> dirs;
-  dirs.push_back(run_direction(o, *a, *bs, active));
-  dirs.push_back(run_direction(o, *bs, *a, active));
+  dirs.push_back(run_direction(o, *a, *bs, active, tap.get()));
+  dirs.push_back(run_direction(o, *bs, *a, active, tap.get()));
+  tap.reset();
 
   info.exit_codes[0] = a->proc->stop(SIGTERM, std::chrono::seconds(30));
   info.exit_codes[1] = bs->proc->stop(SIGTERM, std::chrono::seconds(30));

@@ -469,6 +469,21 @@ void node::consumer_loop() {
 
 // -- status -------------------------------------------------------------------
 
+node::counters node::stats() const {
+  counters c;
+  c.publisher_connected = pub_connected_.load();
+  c.consumer_connected = con_connected_.load();
+  c.outbox_depth = outbox_depth_.load();
+  c.published = published_.load();
+  c.consumed = consumed_.load();
+  c.applied = applied_.load();
+  c.duplicates = duplicates_.load();
+  c.synced = synced_.load();
+  std::lock_guard<std::mutex> guard{mtx_};
+  c.peers = peers_.size();
+  return c;
+}
+
 std::string node::status_json() const {
   std::lock_guard<std::mutex> guard{mtx_};
   std::string out = "{\"Enabled\":true,\"ServerId\":";

@@ -77,6 +77,20 @@ public:
 
   /// `GET /admin/cluster`.
   std::string status_json() const;
+
+  struct counters {
+    bool publisher_connected = false;
+    bool consumer_connected = false;
+    std::int64_t outbox_depth = 0;
+    std::uint64_t published = 0;
+    std::uint64_t consumed = 0;
+    std::uint64_t applied = 0;
+    std::uint64_t duplicates = 0;
+    std::size_t peers = 0;
+    bool synced = false;
+  };
+  /// For the metrics endpoint.
+  counters stats() const;
   /// True once this node asked its peers for their state over a working
   /// connection and consumed what was queued for it then.
   bool synced() const { return synced_.load(); }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "http/params.hpp"
+#include "http/router.hpp"
 
 namespace rapi {
 
@@ -25,6 +26,18 @@ public:
   std::string body;
   std::string content_type;
   bool body_too_large = false;
+  /// `Authorization` and `X-Api-Key` as sent (never logged).
+  std::string authorization;
+  std::string api_key;
+  /// The request id (the client's X-Request-Id when sane, else ours);
+  /// returned in the X-Request-Id response header and logged.
+  std::string request_id;
+  listener where = listener::api;
+  /// Set by the router; used by logs and metrics.
+  route which = route::none;
+  const char* route_name = "unmatched";
+  /// The AgentID the request acted on, once known (for the log line).
+  std::int64_t agent_id = 0;
 
   /// Sends the response. Later calls are ignored.
   void respond(int status, std::string body, header_list headers = {}) {

@@ -82,8 +82,59 @@ agent_entry_ptr handlers::resolve(const agent_selector& s) const {
   return e;
 }
 
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  auto n = std::max(a.size(), b.size());
+  unsigned diff = a.size() == b.size() ? 0u : 1u;
+  for (std::size_t i = 0; i < n; ++i) {
+    auto x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0u;
+    auto y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0u;
+    diff |= x ^ y;
+  }
+  return diff == 0;
+}
+
+namespace {
+
+/// The credential a request presents: a bearer token or an X-Api-Key.
+std::string_view presented(const exchange& ex) {
+  std::string_view auth = ex.authorization;
+  if (auth.size() > 7 && iequals(auth.substr(0, 7), "Bearer "))
+    return auth.substr(7);
+  return ex.api_key;
+}
+
+bool any_matches(const std::vector<std::string>& secrets,
+                 std::string_view given) {
+  bool match = false;
+  for (auto& s : secrets)
+    match |= constant_time_equal(s, given); // no early exit
+  return match;
+}
+
+} // namespace
+
 void handlers::dispatch(listener l, const exchange_ptr& ex) {
   auto m = match_route(l, ex->method, ex->path);
+  ex->which = m.which;
+  ex->route_name = m.name;
+  ex->where = l;
+  const bool open_route = m.which == route::health || m.which == route::ready;
+  if (m.status == 0 && !open_route) {
+    const auto& secrets = l == listener::admin
+                            ? std::vector<std::string>{svc_.admin_token}
+                            : svc_.api_keys;
+    bool required = l == listener::admin ? !svc_.admin_token.empty()
+                                         : !svc_.api_keys.empty();
+    if (required && !any_matches(secrets, presented(*ex))) {
+      ex->fail({401, "Unauthorized",
+                l == listener::admin
+                  ? "the admin listener wants Authorization: Bearer <token>"
+                  : "this API wants a key: Authorization: Bearer <key> or "
+                    "X-Api-Key: <key>"},
+               {{"WWW-Authenticate", "Bearer"}});
+      return;
+    }
+  }
   if (m.status == 404) {
     ex->fail(not_found("RouteNotFound", "there is no route " + ex->method + " "
                                           + ex->path.substr(0, 200)));
@@ -166,6 +217,7 @@ void handlers::on_agent_status(const exchange_ptr& ex,
   auto e = resolve(who);
   if (!e)
     return ex->fail(agent_not_found(who));
+  ex->agent_id = e->id();
   std::string body;
   body.reserve(1024);
   append_agent(body, *e->profile(), *e->live());
@@ -216,6 +268,7 @@ void handlers::on_command(route r, const exchange_ptr& ex,
   auto e = resolve(who);
   if (!e)
     return ex->fail(agent_not_found(who));
+  ex->agent_id = e->id();
   svc_.send(e, std::move(cmd), [ex](agent_error err, std::string body) {
     if (err)
       ex->fail(to_http(err));
@@ -257,6 +310,8 @@ struct cti_run : std::enable_shared_from_this<cti_run> {
       ex->fail(prefix(agent_not_found(who), i));
       return;
     }
+    if (ex->agent_id == 0)
+      ex->agent_id = e->id();
     auto self = shared_from_this();
     svc->send(e, std::move(cmd), [self, i](agent_error err, std::string body) {
       if (err) {

@@ -43,11 +43,20 @@ struct handler_services {
   /// Called with the agents a provisioning request created (so that a
   /// blackout a peer sent for them earlier can be applied).
   std::function<void(const std::vector<agent_entry_ptr>&)> provisioned;
+  /// `admin.token`: when set, the admin listener wants
+  /// `Authorization: Bearer <token>` (health and ready excepted).
+  std::string admin_token;
+  /// `api.keys`: when non-empty, /api wants one of them as
+  /// `Authorization: Bearer <key>` or `X-Api-Key: <key>`.
+  std::vector<std::string> api_keys;
 };
 
 /// The HTTP status and error body for a failed agent command: the one place
 /// where domain errors become HTTP.
 http_error to_http(const agent_error& e);
+
+/// Compares secrets in time independent of where they differ.
+bool constant_time_equal(std::string_view a, std::string_view b);
 
 /// The handlers of both listeners.
 class handlers {

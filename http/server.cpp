@@ -8,6 +8,8 @@
 #include <asio/thread_pool.hpp>
 #include <restinio/all.hpp>
 
+#include "common/uuid.hpp"
+
 namespace rapi {
 
 namespace {
@@ -59,12 +61,16 @@ struct http_server::impl {
   std::atomic<std::int64_t> in_flight{0};
   std::atomic<bool> stopping{false};
   std::atomic<bool> ready{false};
+  std::function<void(const exchange&, int, std::int64_t)> observer;
+  std::string id_prefix;
+  std::atomic<std::uint64_t> next_id{0};
 
   /// The RESTinio side of an exchange.
   class restinio_exchange final : public exchange {
   public:
     restinio_exchange(restinio::request_handle_t req, impl* owner)
-      : req_(std::move(req)), owner_(owner) {
+      : req_(std::move(req)), owner_(owner),
+        started_(std::chrono::steady_clock::now()) {
       ++owner_->in_flight;
     }
 
@@ -81,19 +87,42 @@ struct http_server::impl {
       auto resp = req_->create_response(restinio::http_status_line_t{
         restinio::http_status_code_t{static_cast<std::uint16_t>(status)},
         reason_phrase(status)});
+      const bool text = status == 200 && which == route::metrics;
       resp.append_header(restinio::http_field::content_type,
-                         "application/json; charset=utf-8");
+                         text ? "text/plain; version=0.0.4; charset=utf-8"
+                              : "application/json; charset=utf-8");
+      resp.append_header("X-Request-Id", request_id);
       for (auto& [k, v] : headers)
         resp.append_header(k, v);
       if (method != "HEAD")
         resp.set_body(std::move(body));
       resp.done();
+      if (owner_->observer)
+        owner_->observer(
+          *this, status,
+          std::chrono::duration_cast<std::chrono::microseconds>(
+            std::chrono::steady_clock::now() - started_)
+            .count());
     }
 
   private:
     restinio::request_handle_t req_;
     impl* owner_;
+    std::chrono::steady_clock::time_point started_;
   };
+
+  /// The client's X-Request-Id when it is short and plain, else a new one.
+  std::string request_id_for(const std::string& given) {
+    bool sane = !given.empty() && given.size() <= 64;
+    for (char c : given)
+      sane = sane
+             && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+                 || (c >= '0' && c <= '9') || c == '-' || c == '_'
+                 || c == '.');
+    if (sane)
+      return given;
+    return id_prefix + std::to_string(next_id.fetch_add(1));
+  }
 
   restinio::request_handling_status_t handle(listener l,
                                              restinio::request_handle_t req) {
@@ -104,6 +133,11 @@ struct http_server::impl {
     ex->query = std::string(head.query());
     ex->content_type = head.get_field_or(restinio::http_field::content_type,
                                          "");
+    ex->authorization = head.get_field_or(restinio::http_field::authorization,
+                                          "");
+    ex->api_key = head.get_field_or("X-Api-Key", "");
+    ex->request_id = request_id_for(head.get_field_or("X-Request-Id", ""));
+    ex->where = l;
     auto limit = l == listener::api ? settings.max_body_bytes
                                     : settings.admin_max_body_bytes;
     if (req->body().size() > limit)
@@ -115,8 +149,11 @@ struct http_server::impl {
                {{"Connection", "close"}});
       return restinio::request_accepted();
     }
-    if (!ready.load()
-        && match_route(l, ex->method, ex->path).which != route::health) {
+    auto early = match_route(l, ex->method, ex->path);
+    if (!ready.load() && early.which != route::health
+        && early.which != route::ready) {
+      ex->which = early.which;
+      ex->route_name = early.name;
       ex->fail({503, "Starting",
                 "the server is restoring its agents; try again shortly"},
                {{"Retry-After", "1"}});
@@ -162,6 +199,8 @@ struct http_server::impl {
 http_server::http_server(http_settings settings)
   : impl_(std::make_unique<impl>()) {
   impl_->settings = std::move(settings);
+  // Request ids: a random prefix per process, then a counter.
+  impl_->id_prefix = make_uuid().substr(0, 8) + "-";
   impl_->queries = std::make_unique<asio::thread_pool>(
     std::max<std::size_t>(1, impl_->settings.query_threads));
 }
@@ -242,6 +281,11 @@ void http_server::stop() {
 
 std::int64_t http_server::in_flight() const {
   return impl_->in_flight.load();
+}
+
+void http_server::set_observer(
+  std::function<void(const exchange&, int, std::int64_t)> observer) {
+  impl_->observer = std::move(observer);
 }
 
 } // namespace rapi

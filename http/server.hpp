@@ -62,6 +62,12 @@ public:
 
   std::int64_t in_flight() const;
 
+  /// Called once per answered request (status, microseconds since it
+  /// arrived), on whatever thread answered it: metrics and the log line.
+  void set_observer(
+    std::function<void(const exchange&, int status, std::int64_t latency_us)>
+      observer);
+
   struct impl;
 
 private:

@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ccache pkg-config curl ca-certificates
   libcaf-dev librestinio-dev libasio-dev rapidjson-dev
   librabbitmq-dev librocksdb-dev libboost-test-dev
-  rabbitmq-server
+  rabbitmq-server prometheus nodejs
 )
 
 missing=()

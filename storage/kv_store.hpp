@@ -58,6 +58,9 @@ public:
   scan(std::string_view prefix, std::string_view from,
        const std::function<bool(std::string_view, std::string_view)>& fn)
     = 0;
+
+  /// Bytes the store takes on disk and in memory tables (metrics).
+  virtual std::uint64_t size_bytes() { return 0; }
 };
 
 struct rocksdb_options {

@@ -101,6 +101,13 @@ public:
     return {};
   }
 
+  std::uint64_t size_bytes() override {
+    std::uint64_t sst = 0, mem = 0;
+    db_->GetIntProperty("rocksdb.total-sst-files-size", &sst);
+    db_->GetIntProperty("rocksdb.cur-size-all-mem-tables", &mem);
+    return sst + mem;
+  }
+
 private:
   /// Refuses a write that would take the disk below the reserve. The free
   /// space is re-read at most every 100 ms and debited per write between.

@@ -1,0 +1,364 @@
+#include "app/ops.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+#include "actors/codec.hpp"
+#include "common/json_value.hpp"
+
+namespace rapi {
+
+namespace {
+
+/// "POST /api/Agent" → method "POST", path "/api/Agent".
+std::pair<std::string, std::string> split_name(const char* name) {
+  std::string_view n{name};
+  auto sp = n.find(' ');
+  if (sp == std::string_view::npos)
+    return {"", std::string(n)};
+  return {std::string(n.substr(0, sp)), std::string(n.substr(sp + 1))};
+}
+
+/// The deadlines an agent's actor has armed (or will arm when spawned).
+std::vector<std::pair<const char*, timestamp>>
+armed_timers(const blackout_state& b, std::int64_t limit_ms) {
+  std::vector<std::pair<const char*, timestamp>> out;
+  if (!b.active && b.scheduled_start)
+    out.emplace_back("BlackoutStart", *b.scheduled_start);
+  if (b.scheduled_stop)
+    out.emplace_back("BlackoutStop", *b.scheduled_stop);
+  if (b.active && b.start && limit_ms > 0)
+    out.emplace_back("BlackoutLimit", *b.start + limit_ms);
+  return out;
+}
+
+} // namespace
+
+operations::operations(deps d) : d_(std::move(d)) {
+  for (auto& n : names_)
+    n.store(nullptr);
+}
+
+void operations::observe(const exchange& ex, int status,
+                         std::int64_t latency_us) {
+  auto r = static_cast<std::size_t>(ex.which);
+  if (r < route_slots) {
+    std::size_t s = statuses.size() - 1;
+    for (std::size_t i = 0; i + 1 < statuses.size(); ++i)
+      if (statuses[i] == status)
+        s = i;
+    auto row = r * 2 + (ex.where == listener::admin ? 1 : 0);
+    requests_[row][s].fetch_add(1, std::memory_order_relaxed);
+    latency_[r].observe_us(latency_us);
+    if (names_[r].load(std::memory_order_relaxed) == nullptr)
+      names_[r].store(ex.route_name);
+  }
+  if (d_.log == nullptr || !d_.log->enabled(log_level::info))
+    return;
+  std::string line = "{\"time\":\"";
+  append_time(line, d_.now());
+  line += "\",\"level\":\"info\",\"event\":\"request\",\"request_id\":";
+  append_json_string(line, ex.request_id);
+  line += ",\"listener\":\"";
+  line += ex.where == listener::admin ? "admin" : "api";
+  line += "\",\"method\":";
+  append_json_string(line, ex.method);
+  line += ",\"route\":";
+  append_json_string(line, ex.route_name);
+  line += ",\"status\":" + std::to_string(status);
+  char ms[32];
+  std::snprintf(ms, sizeof ms, "%.3f",
+                static_cast<double>(latency_us) / 1000.0);
+  line += ",\"latency_ms\":";
+  line += ms;
+  line += ",\"agent\":";
+  line += ex.agent_id > 0 ? std::to_string(ex.agent_id) : "null";
+  line.push_back('}');
+  d_.log->write(std::move(line));
+}
+
+void operations::answer(route r, const std::string& param,
+                        const exchange_ptr& ex) {
+  switch (r) {
+    case route::ready:
+      return ready(ex);
+    case route::metrics:
+      return ex->respond(200, metrics_text());
+    case route::admin_actors:
+      return actors(ex);
+    case route::admin_actor:
+      return actor(param, ex);
+    case route::admin_config:
+      return ex->respond(200, render_config(*d_.cfg));
+    default:
+      ex->fail({500, "InternalError", "unrouted admin request"});
+  }
+}
+
+void operations::ready(const exchange_ptr& ex) const {
+  if (!d_.recovered()) {
+    ex->fail({503, "Starting", "the server is restoring its agents"},
+             {{"Retry-After", "1"}});
+    return;
+  }
+  const auto& mirror = *d_.mirror;
+  if (mirror && !mirror->synced()) {
+    ex->fail({503, "Starting",
+              "the first cluster sync with the broker is not done yet"},
+             {{"Retry-After", "1"}});
+    return;
+  }
+  ex->respond(200, "{\"Status\":\"Ready\"}");
+}
+
+void operations::actors(const exchange_ptr& ex) const {
+  auto all = d_.dir->all();
+  std::size_t spawned = 0, on_call = 0, recording = 0, blackout = 0,
+              idle = 0;
+  std::vector<std::pair<std::int32_t, std::int64_t>> busy;
+  for (auto& e : all) {
+    {
+      std::lock_guard<std::mutex> guard{e->spawn_mtx};
+      spawned += e->actor ? 1 : 0;
+    }
+    auto q = e->queued.load();
+    if (q > 0)
+      busy.emplace_back(q, e->id());
+    auto live = e->live();
+    bool rec = false;
+    auto any_running = [&](const call& c) {
+      for (auto& r : c.recordings)
+        rec = rec || r.running();
+    };
+    if (live->active_call)
+      any_running(*live->active_call);
+    for (auto& c : live->inactive_calls)
+      any_running(c);
+    if (live->desktop_session && live->desktop_session->running())
+      rec = true;
+    if (live->blackout.active)
+      ++blackout;
+    if (rec)
+      ++recording;
+    else if (live->active_call || !live->inactive_calls.empty())
+      ++on_call;
+    else
+      ++idle;
+  }
+  std::sort(busy.begin(), busy.end(), std::greater<>());
+  if (busy.size() > 10)
+    busy.resize(10);
+  std::string out = "{\"Agents\":" + std::to_string(all.size())
+                    + ",\"Actors\":" + std::to_string(spawned)
+                    + ",\"Busiest\":[";
+  for (std::size_t i = 0; i < busy.size(); ++i) {
+    if (i > 0)
+      out.push_back(',');
+    out += "{\"AgentId\":" + std::to_string(busy[i].second)
+           + ",\"Mailbox\":" + std::to_string(busy[i].first) + "}";
+  }
+  out += "],\"ByState\":{\"Idle\":" + std::to_string(idle)
+         + ",\"OnCall\":" + std::to_string(on_call)
+         + ",\"Recording\":" + std::to_string(recording)
+         + ",\"Blackout\":" + std::to_string(blackout) + "}}";
+  ex->respond(200, std::move(out));
+}
+
+void operations::actor(const std::string& param,
+                       const exchange_ptr& ex) const {
+  auto id = parse_int(param);
+  auto e = id ? d_.dir->find_id(*id) : nullptr;
+  if (!e || e->removed.load()) {
+    ex->fail({404, "AgentNotFound",
+              "AgentID '" + param.substr(0, 64) + "' matched no agent"});
+    return;
+  }
+  ex->agent_id = e->id();
+  bool spawned;
+  {
+    std::lock_guard<std::mutex> guard{e->spawn_mtx};
+    spawned = static_cast<bool>(e->actor);
+  }
+  auto live = e->live();
+  std::string out = "{\"AgentId\":" + std::to_string(e->id())
+                    + ",\"Actor\":{\"Spawned\":"
+                    + (spawned ? "true" : "false")
+                    + ",\"Mailbox\":" + std::to_string(e->queued.load())
+                    + ",\"ArmedTimers\":[";
+  bool first = true;
+  for (auto& [kind, at] :
+       armed_timers(live->blackout, d_.settings->max_blackout_ms)) {
+    if (!first)
+      out.push_back(',');
+    first = false;
+    out += "{\"Kind\":\"";
+    out += kind;
+    out += "\",\"At\":\"";
+    append_time(out, at);
+    out += "\"}";
+  }
+  out += "]},\"Agent\":";
+  append_agent(out, *e->profile(), *live);
+  out += ",\"State\":";
+  out += encode_live(*live);
+  out.push_back('}');
+  ex->respond(200, std::move(out));
+}
+
+std::string operations::metrics_text() const {
+  std::string out;
+  out.reserve(16 * 1024);
+  append_metric_header(out, "rapi_http_requests_total", "counter",
+                       "HTTP requests answered, by listener, route and "
+                       "status.");
+  for (std::size_t r = 0; r < route_slots; ++r) {
+    const char* name = names_[r].load();
+    if (name == nullptr)
+      continue;
+    auto [method, path] = split_name(name);
+    for (int l = 0; l < 2; ++l) {
+      for (std::size_t s = 0; s < statuses.size(); ++s) {
+        auto n = requests_[r * 2 + l][s].load();
+        if (n == 0)
+          continue;
+        std::string labels = std::string("listener=\"")
+                             + (l == 1 ? "admin" : "api") + "\",method=\""
+                             + method + "\",route=\"" + label_value(path)
+                             + "\",status=\""
+                             + (statuses[s] == 0
+                                  ? std::string("other")
+                                  : std::to_string(statuses[s]))
+                             + "\"";
+        append_sample(out, "rapi_http_requests_total", labels,
+                      static_cast<double>(n));
+      }
+    }
+  }
+  append_metric_header(out, "rapi_http_request_duration_seconds",
+                       "histogram",
+                       "Time from a request's arrival to its answer, by "
+                       "route.");
+  for (std::size_t r = 0; r < route_slots; ++r) {
+    const char* name = names_[r].load();
+    if (name == nullptr)
+      continue;
+    auto [method, path] = split_name(name);
+    latency_[r].append(out, "rapi_http_request_duration_seconds",
+                       "method=\"" + method + "\",route=\""
+                         + label_value(path) + "\"");
+  }
+  append_metric_header(out, "rapi_http_requests_in_flight", "gauge",
+                       "Requests received and not yet answered.");
+  append_sample(out, "rapi_http_requests_in_flight", "",
+                static_cast<double>(d_.in_flight()));
+
+  // Agents, actors, mailboxes, recordings, blackouts: one pass.
+  auto all = d_.dir->all();
+  std::size_t actors = 0, audio = 0, duplicate = 0, screen = 0,
+              blackouts = 0, scheduled = 0;
+  std::int64_t queued = 0, queued_max = 0;
+  for (auto& e : all) {
+    {
+      std::lock_guard<std::mutex> guard{e->spawn_mtx};
+      actors += e->actor ? 1 : 0;
+    }
+    auto q = std::max<std::int64_t>(0, e->queued.load());
+    queued += q;
+    queued_max = std::max(queued_max, q);
+    auto live = e->live();
+    auto count = [&](const recording& r) {
+      if (!r.running())
+        return;
+      if (r.kind == recording_kind::audio)
+        ++audio;
+      else if (r.kind == recording_kind::duplicate)
+        ++duplicate;
+      else
+        ++screen;
+    };
+    if (live->active_call)
+      for (auto& r : live->active_call->recordings)
+        count(r);
+    for (auto& c : live->inactive_calls)
+      for (auto& r : c.recordings)
+        count(r);
+    if (live->desktop_session)
+      count(*live->desktop_session);
+    blackouts += live->blackout.active ? 1 : 0;
+    scheduled += live->blackout.scheduled_start ? 1 : 0;
+  }
+  auto gauge = [&](const char* name, const char* help, double v) {
+    append_metric_header(out, name, "gauge", help);
+    append_sample(out, name, "", v);
+  };
+  gauge("rapi_agents", "Provisioned agents.",
+        static_cast<double>(all.size()));
+  gauge("rapi_agent_actors", "Agent actors running (idle agents have none).",
+        static_cast<double>(actors));
+  gauge("rapi_agent_mailbox_depth",
+        "Commands queued at agent actors and not yet processed, all agents.",
+        static_cast<double>(queued));
+  gauge("rapi_agent_mailbox_depth_max",
+        "The deepest agent actor mailbox (queued commands).",
+        static_cast<double>(queued_max));
+  append_metric_header(out, "rapi_recordings_active", "gauge",
+                       "Running recordings by kind.");
+  append_sample(out, "rapi_recordings_active", "kind=\"Audio\"",
+                static_cast<double>(audio));
+  append_sample(out, "rapi_recordings_active", "kind=\"Duplicate\"",
+                static_cast<double>(duplicate));
+  append_sample(out, "rapi_recordings_active", "kind=\"Screen\"",
+                static_cast<double>(screen));
+  gauge("rapi_blackouts_active", "Agents whose blackout is running.",
+        static_cast<double>(blackouts));
+  gauge("rapi_blackouts_scheduled", "Agents with a blackout start armed.",
+        static_cast<double>(scheduled));
+
+  append_metric_header(out, "rapi_storage_write_duration_seconds",
+                       "histogram", "RocksDB write (batch) latency.");
+  d_.store->latency.append(out, "rapi_storage_write_duration_seconds", "");
+  append_metric_header(out, "rapi_storage_write_errors_total", "counter",
+                       "RocksDB writes that failed (answered 500).");
+  append_sample(out, "rapi_storage_write_errors_total", "",
+                static_cast<double>(d_.store->errors.load()));
+  gauge("rapi_storage_size_bytes",
+        "RocksDB size: SST files plus memory tables.",
+        static_cast<double>(d_.store->size_bytes()));
+
+  const auto& mirror = *d_.mirror;
+  cluster::node::counters c;
+  if (mirror)
+    c = mirror->stats();
+  gauge("rapi_cluster_enabled", "1 when blackouts are mirrored via RabbitMQ.",
+        mirror ? 1 : 0);
+  append_metric_header(out, "rapi_amqp_connected", "gauge",
+                       "1 while the AMQP connection is up.");
+  append_sample(out, "rapi_amqp_connected", "connection=\"publisher\"",
+                c.publisher_connected ? 1 : 0);
+  append_sample(out, "rapi_amqp_connected", "connection=\"consumer\"",
+                c.consumer_connected ? 1 : 0);
+  gauge("rapi_cluster_outbox_depth",
+        "Blackout changes stored and not yet confirmed by the broker.",
+        static_cast<double>(c.outbox_depth));
+  gauge("rapi_cluster_peers", "Peer servers seen.",
+        static_cast<double>(c.peers));
+  auto counter = [&](const char* name, const char* help, double v) {
+    append_metric_header(out, name, "counter", help);
+    append_sample(out, name, "", v);
+  };
+  counter("rapi_cluster_published_total",
+          "Messages published and confirmed by the broker.",
+          static_cast<double>(c.published));
+  counter("rapi_cluster_consumed_total", "Messages received from the broker.",
+          static_cast<double>(c.consumed));
+  counter("rapi_cluster_applied_total",
+          "Peer blackout changes applied through agent actors.",
+          static_cast<double>(c.applied));
+  counter("rapi_cluster_duplicates_total",
+          "Peer messages ignored as duplicates.",
+          static_cast<double>(c.duplicates));
+  return out;
+}
+
+} // namespace rapi
