@@ -1,0 +1,222 @@
+/// Spec §8 and the operations issue: admin endpoints, metrics (checked with
+/// promtool), auth, configuration from file, environment and flags, logs.
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include <boost/test/unit_test.hpp>
+
+#include "tests/integration/fixture.hpp"
+
+using namespace rapi::test;
+
+namespace {
+
+std::string write_config(const std::string& dir, const std::string& text) {
+  auto path = dir + "/config.json";
+  std::ofstream f(path);
+  f << text;
+  return path;
+}
+
+/// Runs promtool on `text`; returns its exit code and output.
+std::pair<int, std::string> promtool(const std::string& text) {
+  auto dir = make_temp_dir("rapi-prom");
+  {
+    std::ofstream f(dir + "/m.txt");
+    f << text;
+  }
+  std::string out;
+  std::string cmd = "promtool check metrics < '" + dir + "/m.txt' 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  BOOST_REQUIRE_MESSAGE(p != nullptr, "cannot run promtool");
+  char buf[512];
+  while (std::fgets(buf, sizeof buf, p))
+    out += buf;
+  int rc = ::pclose(p);
+  remove_dir(dir);
+  return {WEXITSTATUS(rc), out};
+}
+
+bool has_line_starting(const std::string& text, const std::string& prefix) {
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(prefix, 0) == 0)
+      return true;
+  return false;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(operations)
+
+BOOST_AUTO_TEST_CASE(metrics_pass_promtool_and_count_requests) {
+  demo_server s;
+  s.call_started("Id", "2", "c-1");
+  s.api.post("/api/Record/StartForAgent", R"({"AgentIdentifier":"Id","Value":"2"})");
+  s.api.post("/api/Blackout/StartForAgent", R"({"AgentIdentifier":"Id","Value":"2"})");
+  s.api.get("/api/Agent?agentIdentifier=Id&value=99");
+  auto r = s.admin.get("/admin/metrics");
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(r.header("Content-Type").find("text/plain") != std::string::npos);
+  auto [rc, out] = promtool(r.body);
+  BOOST_TEST(rc == 0, out);
+  for (auto prefix :
+       {"rapi_http_requests_total{listener=\"api\",method=\"POST\","
+        "route=\"/api/Record/StartForAgent\",status=\"200\"} 1",
+        "rapi_http_requests_total{listener=\"api\",method=\"GET\","
+        "route=\"/api/Agent\",status=\"404\"} 1",
+        "rapi_http_request_duration_seconds_bucket{method=\"POST\","
+        "route=\"/api/Record/StartForAgent\",le=\"+Inf\"} 1",
+        "rapi_http_requests_in_flight ", "rapi_agents 4",
+        "rapi_agent_actors 1", "rapi_agent_mailbox_depth ",
+        "rapi_recordings_active{kind=\"Audio\"} 1",
+        "rapi_blackouts_active 1", "rapi_storage_write_duration_seconds_count",
+        "rapi_storage_size_bytes ", "rapi_amqp_connected{connection=\"publisher\"} 0",
+        "rapi_cluster_outbox_depth 0", "rapi_cluster_published_total 0"})
+    BOOST_TEST(has_line_starting(r.body, prefix), prefix);
+}
+
+BOOST_AUTO_TEST_CASE(ready_actors_and_actor_state) {
+  demo_server s;
+  auto r = s.admin.get("/admin/ready");
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(str((*json(r))["Status"]) == "Ready");
+  r = s.admin.get("/admin/actors");
+  BOOST_TEST((*json(r))["Agents"].GetInt64() == 4);
+  BOOST_TEST((*json(r))["Actors"].GetInt64() == 0); // idle agents: none
+  BOOST_TEST((*json(r))["ByState"]["Idle"].GetInt64() == 4);
+  s.call_started("Id", "2", "c-1");
+  s.api.post("/api/Blackout/StartForAgent", R"({"AgentIdentifier":"Id","Value":"2"})");
+  r = s.admin.get("/admin/actors");
+  BOOST_TEST((*json(r))["Actors"].GetInt64() == 1);
+  BOOST_TEST((*json(r))["ByState"]["Blackout"].GetInt64() == 1);
+  r = s.admin.get("/admin/actors/2");
+  BOOST_TEST(r.status == 200, r.body);
+  auto d = json(r);
+  BOOST_TEST((*d)["Actor"]["Spawned"].GetBool());
+  BOOST_REQUIRE((*d)["Actor"]["ArmedTimers"].Size() == 1u);
+  BOOST_TEST(str((*d)["Actor"]["ArmedTimers"][0]["Kind"]) == "BlackoutLimit");
+  BOOST_TEST(str((*d)["Agent"]["ActiveCall"]["CallInstance"]) == "c-1");
+  check_error(s.admin.get("/admin/actors/77"), 404, "AgentNotFound");
+}
+
+BOOST_AUTO_TEST_CASE(admin_token_and_api_keys) {
+  auto dir = make_temp_dir("rapi-cfg");
+  auto cfg = write_config(dir, R"({"admin": {"token": "s3cret-admin-token"},
+    "api": {"keys": ["key-one-0123456789", "key-two-0123456789"]}})");
+  demo_server s({"--config", cfg});
+  // Health and ready answer without credentials.
+  BOOST_TEST(s.admin.get("/admin/health").status == 200);
+  BOOST_TEST(s.admin.get("/admin/ready").status == 200);
+  BOOST_TEST(s.api.get("/admin/health").status == 200);
+  auto r = s.admin.get("/admin/metrics");
+  check_error(r, 401, "Unauthorized");
+  BOOST_TEST(r.header("WWW-Authenticate") == "Bearer");
+  check_error(s.admin.request("GET", "/admin/actors", "",
+                              {{"Authorization", "Bearer wrong"}}),
+              401, "Unauthorized");
+  BOOST_TEST(s.admin.request("GET", "/admin/actors", "",
+                             {{"Authorization", "Bearer s3cret-admin-token"}})
+               .status
+             == 200);
+  // The API wants a key, by either header.
+  check_error(s.api.get("/api/Agent?agentIdentifier=Id&value=2"), 401,
+              "Unauthorized");
+  BOOST_TEST(s.api.request("GET", "/api/Agent?agentIdentifier=Id&value=2", "",
+                           {{"X-Api-Key", "key-two-0123456789"}})
+               .status
+             == 200);
+  BOOST_TEST(s.api.request("GET", "/api/Agent?agentIdentifier=Id&value=2", "",
+                           {{"Authorization", "Bearer key-one-0123456789"}})
+               .status
+             == 200);
+  check_error(s.api.request("GET", "/api/Agent?agentIdentifier=Id&value=2", "",
+                            {{"X-Api-Key", "key-one-012345678"}}),
+              401, "Unauthorized");
+  // Secrets never reach the logs or the config endpoint.
+  r = s.admin.request("GET", "/admin/config", "",
+                      {{"Authorization", "Bearer s3cret-admin-token"}});
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(r.body.find("s3cret") == std::string::npos);
+  BOOST_TEST(r.body.find("key-one") == std::string::npos);
+  BOOST_TEST(str((*json(r))["admin"]["token"]) == "***");
+  BOOST_TEST(s.srv.stop() == 0);
+  BOOST_TEST(s.srv.output().find("s3cret") == std::string::npos);
+  BOOST_TEST(s.srv.output().find("key-one") == std::string::npos);
+  remove_dir(dir);
+}
+
+BOOST_AUTO_TEST_CASE(request_logs_and_request_ids) {
+  demo_server s;
+  auto r = s.api.request("GET", "/api/Agent?agentIdentifier=Id&value=2", "",
+                         {{"X-Request-Id", "crm-req-42"}});
+  BOOST_TEST(r.header("X-Request-Id") == "crm-req-42");
+  r = s.api.get("/api/Agent?agentIdentifier=Id&value=1");
+  auto generated = r.header("X-Request-Id");
+  BOOST_TEST(!generated.empty());
+  BOOST_TEST(s.srv.stop() == 0);
+  auto out = s.srv.output();
+  BOOST_TEST(out.find("\"request_id\":\"crm-req-42\"") != std::string::npos,
+             out);
+  BOOST_TEST(out.find("\"request_id\":\"" + generated + "\"")
+             != std::string::npos);
+  BOOST_TEST(out.find("\"route\":\"GET /api/Agent\",\"status\":200") != std::string::npos);
+  BOOST_TEST(out.find("\"agent\":2") != std::string::npos);
+  BOOST_TEST(out.find("\"event\":\"ready\"") != std::string::npos);
+  BOOST_TEST(out.find("\"event\":\"stopped\"") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(configuration_sources_and_errors) {
+  auto dir = make_temp_dir("rapi-cfg");
+  auto cfg = write_config(dir, R"({"blackout": {"maxagentblackout": 30},
+                                   "log": {"level": "warn"}})");
+  // The environment overrides the file; flags override both.
+  server_options o;
+  o.extra_args = {"--config", cfg, "--agents", demo_agents_file()};
+  o.env = {{"RECORDING_API__BLACKOUT__MAXAGENTBLACKOUT", "45"},
+           {"RECORDING_API__LIMITS__METADATA_MAX_KEYS", "8"},
+           {"RECORDING_API__SERVER__TIME_ZONE", "America/New_York"}};
+  server_process srv(o);
+  auto admin = srv.admin();
+  auto r = admin.get("/admin/config");
+  auto d = json(r);
+  BOOST_TEST((*d)["blackout"]["maxagentblackout"].GetInt64() == 45);
+  BOOST_TEST((*d)["limits"]["metadata_max_keys"].GetInt64() == 8);
+  BOOST_TEST(str((*d)["server"]["time_zone"]) == "America/New_York");
+  BOOST_TEST(str((*d)["log"]["level"]) == "warn");
+  BOOST_TEST(srv.stop() == 0);
+  // warn: no request lines.
+  BOOST_TEST(srv.output().find("\"event\":\"request\"") == std::string::npos);
+  // Bad values and unknown keys stop start-up naming the key.
+  auto bad = run_binary({"--config", cfg}, {{"RECORDING_API__SERVER__PORT", "http"}});
+  BOOST_TEST(bad.exit_code == 2);
+  BOOST_TEST(bad.output.find("server.port") != std::string::npos, bad.output);
+  bad = run_binary({"--config", cfg}, {{"RECORDING_API__SERVER__COLOUR", "blue"}});
+  BOOST_TEST(bad.exit_code == 2);
+  BOOST_TEST(bad.output.find("server.colour") != std::string::npos, bad.output);
+  bad = run_binary({"--config", cfg}, {{"RECORDING_API__NOPE", "1"}});
+  BOOST_TEST(bad.exit_code == 2);
+  bad = run_binary({"--config", write_config(dir, R"({"log": {"level": "loud"}})")});
+  BOOST_TEST(bad.exit_code == 2);
+  BOOST_TEST(bad.output.find("log.level") != std::string::npos, bad.output);
+  remove_dir(dir);
+}
+
+BOOST_AUTO_TEST_CASE(shipped_config_is_valid) {
+  // The documented config file loads as it is (ports overridden).
+  auto dir = make_temp_dir();
+  server_options o;
+  o.extra_args = {"--config", std::string(RAPI_SOURCE_DIR)
+                                + "/config/recording-api.json"};
+  o.data_dir = dir;
+  server_process srv(o);
+  BOOST_TEST(srv.api().get("/api/Agent/GetAll").status == 200);
+  BOOST_TEST(srv.stop() == 0);
+  remove_dir(dir);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
