@@ -123,6 +123,46 @@ BOOST_AUTO_TEST_CASE(kill_9_keeps_acknowledged_changes) {
   BOOST_TEST(s.api.get("/api/Agent?agentIdentifier=Id&value=2").body == before);
 }
 
+BOOST_AUTO_TEST_CASE(sigterm_under_load_answers_or_refuses_every_request) {
+  demo_server s;
+  std::atomic<bool> go{true};
+  std::atomic<int> ok{0}, refused{0}, other{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 4; ++t) {
+    clients.emplace_back([&, t] {
+      auto c = s.srv.api();
+      auto id = std::to_string(t + 1);
+      while (go.load()) {
+        try {
+          auto r = c.post("/api/Blackout/StartForAgent",
+                          R"({"AgentIdentifier":"Id","Value":")" + id
+                            + R"("})");
+          if (r.status == 200)
+            ++ok;
+          else if (r.status == 503 || r.status == 0)
+            ++refused; // refused while stopping, or connection closed
+          else
+            ++other;
+        } catch (const std::exception&) {
+          ++refused; // connection refused once the listener is closed
+          return;
+        }
+      }
+    });
+  }
+  BOOST_REQUIRE(poll_until([&] { return ok.load() > 200; },
+                           std::chrono::seconds(10)));
+  auto t0 = std::chrono::steady_clock::now();
+  BOOST_TEST(s.srv.stop(SIGTERM) == 0);
+  auto took = std::chrono::steady_clock::now() - t0;
+  go = false;
+  for (auto& c : clients)
+    c.join();
+  BOOST_TEST(other.load() == 0);
+  BOOST_TEST((took < std::chrono::seconds(15)));
+  BOOST_TEST(s.srv.output().find("\"event\":\"stopped\"") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(sync_mode_group_commit_keeps_changes) {
   auto dir = make_temp_dir("rapi-cfg");
   {
