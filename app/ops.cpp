@@ -168,7 +168,13 @@ void operations::actors(const exchange_ptr& ex) const {
 void operations::actor(const std::string& param,
                        const exchange_ptr& ex) const {
   auto id = parse_int(param);
-  auto e = id ? d_.dir->find_id(*id) : nullptr;
+  if (!id || *id <= 0) {
+    ex->fail(bad_request("InvalidParameter",
+                         "AgentID '" + param.substr(0, 64)
+                           + "' in the path is not an integer greater than 0"));
+    return;
+  }
+  auto e = d_.dir->find_id(*id);
   if (!e || e->removed.load()) {
     ex->fail({404, "AgentNotFound",
               "AgentID '" + param.substr(0, 64) + "' matched no agent"});

@@ -9,19 +9,28 @@
 /// sample runs from the 200 of the change to the GET answer that shows it
 /// (2 s without it: a timeout). Both directions, A -> B and B -> A.
 /// Reports percentiles, timeouts and the measurement floor (one GET).
+///
+/// To tell where the time goes, an AMQP tap of its own (a plain socket
+/// client on an exclusive queue bound to the same exchange) receives every
+/// change at about the moment the observer's consumer does: each sample is
+/// split into "200 -> broker delivery" (source's publisher and broker) and
+/// "delivery -> seen" (observer's consumer, actor, GET). After the samples
+/// the tap times the broker alone with probe messages. The CPU load of the
+/// machine during each direction goes into the results too.
 
+#include <algorithm>
 #include <cinttypes>
-#include <fstream>
-#include <iterator>
-#include <sstream>
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <deque>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -58,6 +67,7 @@ struct options {
   std::uint64_t poll_us = 0;
   std::uint64_t probes = 500;
   bool tap = true;
+  bool unbound_broker = false;
   std::string out = default_result_path("cluster.json");
   bool quick = false;
 };
@@ -65,7 +75,7 @@ struct options {
 const char* const usage_text =
   "usage: cluster-bench [--quick] [--samples N] [--agents N] [--warmup N]\n"
   "                     [--gap-ms MS] [--poll-us US] [--probes N]\n"
-  "                     [--no-tap]\n"
+  "                     [--no-tap] [--unbound-broker]\n"
   "                     [--out FILE]\n"
   "  --samples N   measured changes per direction (default 2000;\n"
   "                quick 200)\n"
@@ -79,8 +89,11 @@ const char* const usage_text =
   "                broker: 200 -> delivery -> seen, and times the broker\n"
   "                alone with probe messages)\n"
   "  --probes N    broker probe messages (default 500; quick 100)\n"
+  "  --unbound-broker\n"
+  "                start the private broker with its Erlang schedulers\n"
+  "                not bound to CPUs (RabbitMQ binds them by default)\n"
   "  --out FILE    JSON results (default bench/results/cluster.json)\n"
-  "  --quick       200 samples\n"
+  "  --quick       200 samples (20 warm-up, 100 probes)\n"
   "Uses the broker of RAPI_AMQP_URL when set, else starts a private one\n"
   "with scripts/rabbitmq.sh (stopped at the end).\n";
 
@@ -99,11 +112,14 @@ options parse_options(int argc, char** argv) {
     if (a.flag("--quick") || a.number("--samples", o.samples)
         || a.number("--agents", o.agents) || a.number("--warmup", o.warmup)
         || a.number("--gap-ms", o.gap_ms) || a.number("--poll-us", o.poll_us)
-        || a.number("--probes", o.probes)
-        || a.value("--out", o.out))
+        || a.number("--probes", o.probes) || a.value("--out", o.out))
       continue;
     if (a.flag("--no-tap")) {
       o.tap = false;
+      continue;
+    }
+    if (a.flag("--unbound-broker")) {
+      o.unbound_broker = true;
       continue;
     }
     if (a.flag("--help") || a.flag("-h")) {
@@ -123,17 +139,19 @@ options parse_options(int argc, char** argv) {
 /// scripts/rabbitmq.sh in a temp folder and stopped by the destructor.
 class broker {
 public:
-  broker() {
+  explicit broker(bool unbound) : unbound_(unbound) {
     const char* env = std::getenv("RAPI_AMQP_URL");
     if (env != nullptr && *env != '\0') {
       url_ = env;
+      if (unbound)
+        std::printf("[broker] --unbound-broker ignored: RAPI_AMQP_URL is "
+                    "set\n");
       return;
     }
     dir_ = rapi::test::make_temp_dir("rapi-bench-broker");
     std::printf("[broker] starting a private RabbitMQ in %s\n", dir_.c_str());
     std::fflush(stdout);
     const auto t0 = clock::now();
-    // Run from the folder, so an Erlang crash dump lands there.
     std::string text;
     const int rc = run("start", text);
     start_ms_ = ms_since(t0);
@@ -154,6 +172,12 @@ public:
 
   const std::string& url() const { return url_; }
   bool owned() const { return owned_; }
+  /// Erlang scheduler binding of a private broker ("" for RAPI_AMQP_URL).
+  std::string binding() const {
+    if (!owned_)
+      return "";
+    return unbound_ ? "unbound (+stbt u)" : "RabbitMQ default (+stbt db)";
+  }
   double start_ms() const { return start_ms_; }
 
   /// The URL without credentials (for output).
@@ -175,11 +199,14 @@ public:
   }
 
 private:
-  /// Runs `rabbitmq.sh <verb> <dir>`; returns its exit code.
+  /// Runs `rabbitmq.sh <verb> <dir>/broker` from `dir` (where an Erlang
+  /// crash dump would land); returns its exit code.
   int run(const char* verb, std::string& output) const {
-    const std::string cmd = "cd '" + dir_ + "' && bash '" RAPI_SOURCE_DIR
-                            "/scripts/rabbitmq.sh' "
-                            + verb + " '" + dir_ + "/broker' 2>&1";
+    const std::string cmd =
+      "cd '" + dir_ + "' && "
+      + (unbound_ ? "RABBITMQ_SCHEDULER_BIND_TYPE=u " : "")
+      + "bash '" RAPI_SOURCE_DIR "/scripts/rabbitmq.sh' " + verb + " '"
+      + dir_ + "/broker' 2>&1";
     FILE* p = ::popen(cmd.c_str(), "r");
     if (p == nullptr)
       return -1;
@@ -191,6 +218,7 @@ private:
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
 
+  bool unbound_ = false;
   std::string url_;
   std::string dir_;
   bool owned_ = false;
@@ -204,8 +232,8 @@ private:
 /// bound to the servers' exchange. The fanout hands it every message at
 /// about the moment it hands it to the servers' queues, which splits a
 /// sample's latency into "until the broker delivers" (the source's
-/// publisher) and "from delivery until the observer shows it" (the
-/// observer's consumer, its agent actor, the GET).
+/// publisher and the broker) and "from delivery until the observer shows
+/// it" (the observer's consumer, its agent actor, the GET).
 class amqp_tap {
 public:
   /// One Blackout message as the tap received it.
@@ -1200,6 +1228,7 @@ void write_direction(json_writer& w, const direction_result& d) {
 struct run_info {
   std::string broker_where;
   bool broker_private = false;
+  std::string broker_binding;
   double broker_start_ms = 0;
   double server_start_ms[2] = {0, 0};
   double connect_ms = 0;
@@ -1249,6 +1278,8 @@ std::string to_json(const options& o, const run_info& info,
   w.String(info.broker_where.c_str());
   w.Key("private");
   w.Bool(info.broker_private);
+  w.Key("scheduler_binding");
+  w.String(info.broker_binding.c_str());
   w.Key("start_ms");
   w.Double(info.broker_start_ms);
   w.EndObject();
@@ -1294,10 +1325,12 @@ void print_table(const options& o, const run_info& info,
                  const std::vector<direction_result>& dirs) {
   std::printf("\ncluster-bench: %" PRIu64 " samples per direction, %" PRIu64
               " agents, gap %" PRIu64 " ms, poll pause %" PRIu64
-              " us\n  broker %s (%s)\n",
+              " us\n  broker %s (%s%s%s)\n",
               o.samples, o.agents, o.gap_ms, o.poll_us,
               info.broker_where.c_str(),
-              info.broker_private ? "private" : "RAPI_AMQP_URL");
+              info.broker_private ? "private" : "RAPI_AMQP_URL",
+              info.broker_private ? ", schedulers " : "",
+              info.broker_binding.c_str());
   std::printf("  %-5s %6s %7s %7s %7s %7s %7s %4s %6s\n", "dir", "count",
               "p50 ms", "p90", "p99", "p99.9", "max", "t/o", "floor");
   for (auto& d : dirs)
@@ -1334,9 +1367,10 @@ int run(const options& o) {
   std::fflush(stdout);
   run_info info;
   info.load_at_start = load_average();
-  broker b;
+  broker b(o.unbound_broker);
   info.broker_where = b.where();
   info.broker_private = b.owned();
+  info.broker_binding = b.binding();
   info.broker_start_ms = b.start_ms();
   std::printf("[broker] %s%s\n", info.broker_where.c_str(),
               b.owned() ? "" : " (RAPI_AMQP_URL)");
@@ -1372,7 +1406,11 @@ int run(const options& o) {
       std::printf("[tap] not used: %s\n", e.what());
     }
   }
-  if (tap) {
+
+  std::vector<direction_result> dirs;
+  dirs.push_back(run_direction(o, *a, *bs, active, tap.get()));
+  dirs.push_back(run_direction(o, *bs, *a, active, tap.get()));
+  if (tap && o.probes > 0) {
     info.probe = tap->probe_broker(o.probes);
     std::printf("[broker] alone, %" PRIu64 " x %zu bytes persistent: "
                 "publish -> delivery p50 %.2f / p99 %.2f ms, "
@@ -1382,10 +1420,6 @@ int run(const options& o) {
                 info.probe.confirm.p99);
     std::fflush(stdout);
   }
-
-  std::vector<direction_result> dirs;
-  dirs.push_back(run_direction(o, *a, *bs, active, tap.get()));
-  dirs.push_back(run_direction(o, *bs, *a, active, tap.get()));
   tap.reset();
 
   info.exit_codes[0] = a->proc->stop(SIGTERM, std::chrono::seconds(30));
