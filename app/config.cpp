@@ -189,6 +189,18 @@ bool apply_file(const json_value& root, const std::string& base,
                          cfg.http.admin_max_body_bytes);
         else if (name == "max_bulk_agents")
           ok = r.integer(val, key, 1, 10'000'000, cfg.max_bulk_agents);
+        else if (name == "max_connections")
+          ok = r.integer(val, key, 1, 1'000'000, cfg.http.max_connections);
+        else if (name == "read_timeout_ms") {
+          std::int64_t ms = 0;
+          ok = r.integer(val, key, 100, 3'600'000, ms);
+          cfg.http.read_timeout = std::chrono::milliseconds(ms);
+        } else if (name == "max_url_bytes")
+          ok = r.integer(val, key, 256, 1 << 20, cfg.http.max_url_bytes);
+        else if (name == "max_header_bytes")
+          ok = r.integer(val, key, 256, 1 << 20, cfg.http.max_header_bytes);
+        else if (name == "max_header_count")
+          ok = r.integer(val, key, 8, 10'000, cfg.http.max_header_count);
         else if (name == "metadata_max_keys")
           ok = r.integer(val, key, 1, 4096, cfg.limits.max_metadata_keys);
         else if (name == "metadata_key_bytes")
@@ -519,6 +531,16 @@ std::string render_config(const server_config& c) {
              static_cast<std::int64_t>(c.http.admin_max_body_bytes));
   num_member(out, "max_bulk_agents",
              static_cast<std::int64_t>(c.max_bulk_agents));
+  num_member(out, "max_connections",
+             static_cast<std::int64_t>(c.http.max_connections));
+  num_member(out, "read_timeout_ms",
+             static_cast<std::int64_t>(c.http.read_timeout.count()));
+  num_member(out, "max_url_bytes",
+             static_cast<std::int64_t>(c.http.max_url_bytes));
+  num_member(out, "max_header_bytes",
+             static_cast<std::int64_t>(c.http.max_header_bytes));
+  num_member(out, "max_header_count",
+             static_cast<std::int64_t>(c.http.max_header_count));
   num_member(out, "metadata_max_keys",
              static_cast<std::int64_t>(c.limits.max_metadata_keys));
   num_member(out, "metadata_key_bytes",

@@ -170,6 +170,7 @@ int run(const server_config& cfg) {
   hs.dir = &dir;
   hs.store = &timed;
   hs.admin_token = cfg.admin_token;
+  hs.limit_hits = &server.limits();
   hs.api_keys = cfg.api_keys;
   hs.limits = cfg.limits;
   hs.max_bulk_agents = cfg.max_bulk_agents;
@@ -237,6 +238,8 @@ int run(const server_config& cfg) {
   od.mirror = &mirror;
   od.recovered = [&recovered] { return recovered.load(); };
   od.in_flight = [&server] { return server.in_flight(); };
+  od.open_connections = [&server] { return server.open_connections(); };
+  od.limits = &server.limits();
   od.now = wall_clock_ms;
   operations ops{od};
   hs.admin_extra = [&ops](route r, const std::string& param,

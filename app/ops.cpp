@@ -258,6 +258,20 @@ std::string operations::metrics_text() const {
                        "Requests received and not yet answered.");
   append_sample(out, "rapi_http_requests_in_flight", "",
                 static_cast<double>(d_.in_flight()));
+  append_metric_header(out, "rapi_http_connections_open", "gauge",
+                       "Open HTTP connections, both listeners.");
+  append_sample(out, "rapi_http_connections_open", "",
+                static_cast<double>(d_.open_connections()));
+  append_metric_header(out, "rapi_limit_rejections_total", "counter",
+                       "Requests refused for going over a limit.");
+  for (auto [name, value] :
+       {std::pair{"body", d_.limits->body.load()},
+        std::pair{"connections", d_.limits->connections.load()},
+        std::pair{"metadata", d_.limits->metadata.load()},
+        std::pair{"bulk_agents", d_.limits->bulk.load()}})
+    append_sample(out, "rapi_limit_rejections_total",
+                  std::string("limit=\"") + name + "\"",
+                  static_cast<double>(value));
 
   // Agents, actors, mailboxes, recordings, blackouts: one pass.
   auto all = d_.dir->all();

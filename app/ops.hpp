@@ -13,6 +13,7 @@
 #include "common/log.hpp"
 #include "common/metrics.hpp"
 #include "http/exchange.hpp"
+#include "http/limits.hpp"
 #include "http/router.hpp"
 #include "storage/timed_store.hpp"
 
@@ -33,6 +34,8 @@ public:
     /// Recovery done (the HTTP server is ready).
     std::function<bool()> recovered;
     std::function<std::int64_t()> in_flight;
+    std::function<std::int64_t()> open_connections;
+    const limit_counters* limits = nullptr;
     std::function<timestamp()> now;
   };
 

@@ -68,6 +68,7 @@ struct options {
   std::uint64_t probes = 500;
   bool tap = true;
   bool unbound_broker = false;
+  std::string samples_out; ///< CSV of every measured sample ("" = none)
   std::string out = default_result_path("cluster.json");
   bool quick = false;
 };
@@ -76,7 +77,7 @@ const char* const usage_text =
   "usage: cluster-bench [--quick] [--samples N] [--agents N] [--warmup N]\n"
   "                     [--gap-ms MS] [--poll-us US] [--probes N]\n"
   "                     [--no-tap] [--unbound-broker]\n"
-  "                     [--out FILE]\n"
+  "                     [--samples-out CSV] [--out FILE]\n"
   "  --samples N   measured changes per direction (default 2000;\n"
   "                quick 200)\n"
   "  --agents N    agents provisioned on both servers, toggled in turn\n"
@@ -92,6 +93,8 @@ const char* const usage_text =
   "  --unbound-broker\n"
   "                start the private broker with its Erlang schedulers\n"
   "                not bound to CPUs (RabbitMQ binds them by default)\n"
+  "  --samples-out CSV  every measured sample, with CLOCK_MONOTONIC\n"
+  "                times in ns (to line up with perf or strace)\n"
   "  --out FILE    JSON results (default bench/results/cluster.json)\n"
   "  --quick       200 samples (20 warm-up, 100 probes)\n"
   "Uses the broker of RAPI_AMQP_URL when set, else starts a private one\n"
@@ -112,7 +115,8 @@ options parse_options(int argc, char** argv) {
     if (a.flag("--quick") || a.number("--samples", o.samples)
         || a.number("--agents", o.agents) || a.number("--warmup", o.warmup)
         || a.number("--gap-ms", o.gap_ms) || a.number("--poll-us", o.poll_us)
-        || a.number("--probes", o.probes) || a.value("--out", o.out))
+        || a.number("--probes", o.probes) || a.value("--out", o.out)
+        || a.value("--samples-out", o.samples_out))
       continue;
     if (a.flag("--no-tap")) {
       o.tap = false;
@@ -725,7 +729,6 @@ struct cluster_server {
   std::string id;   ///< cluster.server_id
   std::unique_ptr<server_process> proc;
   double start_ms = 0;
-  int exit_code = -1;
 };
 
 std::unique_ptr<cluster_server>
@@ -922,10 +925,11 @@ constexpr std::size_t worst_kept = 8;
 
 /// Changes blackouts on `src` and watches them arrive on `dst`. `active`
 /// holds every agent's current state (index = agent id) and is updated.
-/// `tap` (may be null) splits each sample's time at the broker.
+/// `tap` (may be null) splits each sample's time at the broker; `csv`
+/// (may be null) gets a line per measured sample.
 direction_result run_direction(const options& o, cluster_server& src,
                                cluster_server& dst, std::vector<bool>& active,
-                               amqp_tap* tap) {
+                               amqp_tap* tap, std::string* csv) {
   direction_result res;
   res.name = src.name + "->" + dst.name;
   res.tapped = tap != nullptr;
@@ -1065,6 +1069,21 @@ direction_result run_direction(const options& o, cluster_server& src,
       stamp_to_tap.push_back(static_cast<double>(d->wall_ms - d->version_ms));
     } else if (tap != nullptr) {
       ++res.tap_missing;
+    }
+    if (csv != nullptr) {
+      auto ns = [](clock::time_point t) {
+        return std::to_string(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(
+            t.time_since_epoch())
+            .count());
+      };
+      char tail_text[96];
+      std::snprintf(tail_text, sizeof tail_text, ",%.4f,%.4f,%.4f\n", ms,
+                    s.to_broker_ms, s.from_broker_ms);
+      *csv += res.name + "," + std::to_string(s.index) + ","
+              + std::to_string(id) + (want ? ",start," : ",stop,")
+              + ns(acked) + "," + (d ? ns(d->at) : std::string()) + ","
+              + ns(*seen) + tail_text;
     }
     if (ms > target_p99_ms) {
       ++res.slow;
@@ -1392,9 +1411,10 @@ int run(const options& o) {
   probe(*a, *bs, active);
   probe(*bs, *a, active);
   info.connect_ms = ms_since(t0);
-  std::printf("[cluster] A and B connected, %" PRIu64
+  std::printf("[cluster] A (pid %d) and B (pid %d) connected, %" PRIu64
               " agents each (%.0f ms)\n",
-              o.agents, info.connect_ms);
+              static_cast<int>(a->proc->pid()),
+              static_cast<int>(bs->proc->pid()), o.agents, info.connect_ms);
   std::fflush(stdout);
 
   std::unique_ptr<amqp_tap> tap;
@@ -1407,9 +1427,17 @@ int run(const options& o) {
     }
   }
 
+  std::string csv =
+    "direction,sample,agent,change,acked_ns,delivered_ns,seen_ns,"
+    "latency_ms,ack_to_delivery_ms,delivery_to_seen_ms\n";
+  std::string* csv_out = o.samples_out.empty() ? nullptr : &csv;
   std::vector<direction_result> dirs;
-  dirs.push_back(run_direction(o, *a, *bs, active, tap.get()));
-  dirs.push_back(run_direction(o, *bs, *a, active, tap.get()));
+  dirs.push_back(run_direction(o, *a, *bs, active, tap.get(), csv_out));
+  dirs.push_back(run_direction(o, *bs, *a, active, tap.get(), csv_out));
+  if (csv_out != nullptr) {
+    csv.pop_back(); // write_text_file adds the last newline
+    write_text_file(o.samples_out, csv);
+  }
   if (tap && o.probes > 0) {
     info.probe = tap->probe_broker(o.probes);
     std::printf("[broker] alone, %" PRIu64 " x %zu bytes persistent: "

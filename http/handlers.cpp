@@ -259,8 +259,11 @@ void handlers::on_command(route r, const exchange_ptr& ex,
                                     cmd.kind == command_kind::blackout_start,
                                     received, cmd)
                : read_call_params(p, svc_.limits, cmd);
-  if (err)
+  if (err) {
+    if (err.code == "InvalidMetadata" && svc_.limit_hits)
+      ++svc_.limit_hits->metadata;
     return ex->fail(err);
+  }
   // Screen commands name no call: a CallIdentifier is ignored.
   if (r == route::screen_start || r == route::screen_update
       || r == route::screen_stop)
@@ -578,6 +581,8 @@ void handlers::on_put_agents(const exchange_ptr& ex, const request_params& p,
       return ex->fail(bad_request("InvalidParameter",
                                   "PUT /admin/agents takes a JSON array of "
                                   "agents"));
+    if (body.items.size() > svc_.max_bulk_agents && svc_.limit_hits)
+      ++svc_.limit_hits->bulk;
     if (body.items.size() > svc_.max_bulk_agents)
       return ex->fail(bad_request(
         "InvalidParameter", "at most " + std::to_string(svc_.max_bulk_agents)

@@ -7,6 +7,7 @@
 #include "actors/agent_state.hpp"
 #include "actors/directory.hpp"
 #include "http/exchange.hpp"
+#include "http/limits.hpp"
 #include "http/params.hpp"
 #include "http/router.hpp"
 #include "storage/kv_store.hpp"
@@ -46,6 +47,8 @@ struct handler_services {
   /// `admin.token`: when set, the admin listener wants
   /// `Authorization: Bearer <token>` (health and ready excepted).
   std::string admin_token;
+  /// Counts refusals over limits (metrics); may be null.
+  limit_counters* limit_hits = nullptr;
   /// `api.keys`: when non-empty, /api wants one of them as
   /// `Authorization: Bearer <key>` or `X-Api-Key: <key>`.
   std::vector<std::string> api_keys;

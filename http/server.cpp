@@ -1,6 +1,8 @@
 #include "http/server.hpp"
 
 #include <future>
+#include <mutex>
+#include <unordered_set>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -14,7 +16,52 @@ namespace rapi {
 
 namespace {
 
-using traits_t = restinio::default_traits_t;
+/// Counts open connections per listener and marks those accepted beyond
+/// the limit, whose requests are then refused.
+class connection_tracker {
+public:
+  connection_tracker(std::size_t max) : max_(max) {}
+
+  void state_changed(const restinio::connection_state::notice_t& n) {
+    using namespace restinio::connection_state;
+    auto id = n.connection_id();
+    const auto cause = n.cause();
+    if (restinio::get_if<accepted_t>(&cause) != nullptr) {
+      if (static_cast<std::size_t>(++open_) > max_) {
+        std::lock_guard<std::mutex> guard{mtx_};
+        over_.insert(id);
+        over_count_ = over_.size();
+      }
+    } else if (restinio::get_if<closed_t>(&cause) != nullptr) {
+      --open_;
+      if (over_count_.load() > 0) {
+        std::lock_guard<std::mutex> guard{mtx_};
+        over_.erase(id);
+        over_count_ = over_.size();
+      }
+    }
+  }
+
+  bool over_limit(std::uint64_t id) const {
+    if (over_count_.load(std::memory_order_relaxed) == 0)
+      return false;
+    std::lock_guard<std::mutex> guard{mtx_};
+    return over_.count(id) != 0;
+  }
+
+  std::int64_t open() const { return open_.load(); }
+
+private:
+  const std::size_t max_;
+  std::atomic<std::int64_t> open_{0};
+  std::atomic<std::size_t> over_count_{0};
+  mutable std::mutex mtx_;
+  std::unordered_set<std::uint64_t> over_;
+};
+
+struct traits_t : public restinio::default_traits_t {
+  using connection_state_listener_t = connection_tracker;
+};
 using server_t = restinio::http_server_t<traits_t>;
 
 const char* reason_phrase(int status) {
@@ -62,6 +109,9 @@ struct http_server::impl {
   std::atomic<bool> stopping{false};
   std::atomic<bool> ready{false};
   std::function<void(const exchange&, int, std::int64_t)> observer;
+  std::shared_ptr<connection_tracker> api_conns;
+  std::shared_ptr<connection_tracker> admin_conns;
+  limit_counters limits;
   std::string id_prefix;
   std::atomic<std::uint64_t> next_id{0};
 
@@ -92,8 +142,12 @@ struct http_server::impl {
                          text ? "text/plain; version=0.0.4; charset=utf-8"
                               : "application/json; charset=utf-8");
       resp.append_header("X-Request-Id", request_id);
-      for (auto& [k, v] : headers)
-        resp.append_header(k, v);
+      for (auto& [k, v] : headers) {
+        if (k == "Connection" && v == "close")
+          resp.connection_close();
+        else
+          resp.append_header(k, v);
+      }
       if (method != "HEAD")
         resp.set_body(std::move(body));
       resp.done();
@@ -140,10 +194,21 @@ struct http_server::impl {
     ex->where = l;
     auto limit = l == listener::api ? settings.max_body_bytes
                                     : settings.admin_max_body_bytes;
-    if (req->body().size() > limit)
+    if (req->body().size() > limit) {
       ex->body_too_large = true;
-    else
+      ++limits.body;
+    } else {
       ex->body = req->body();
+    }
+    auto& conns = l == listener::api ? api_conns : admin_conns;
+    if (conns->over_limit(req->connection_id())) {
+      ++limits.connections;
+      ex->fail({503, "TooManyConnections",
+                "the server has " + std::to_string(settings.max_connections)
+                  + " connections open on this listener; try again later"},
+               {{"Connection", "close"}, {"Retry-After", "1"}});
+      return restinio::request_accepted();
+    }
     if (stopping.load()) {
       ex->fail({503, "ShuttingDown", "the server is shutting down"},
                {{"Connection", "close"}});
@@ -171,6 +236,8 @@ struct http_server::impl {
     // Bodies up to 16x the limit are read and answered 413; beyond that
     // the connection is closed without reading on.
     auto hard = std::max<std::uint64_t>(limit * 16ULL, 1 << 20);
+    auto tracker = std::make_shared<connection_tracker>(settings.max_connections);
+    (l == listener::api ? api_conns : admin_conns) = tracker;
     auto s = std::make_unique<server_t>(
       restinio::external_io_context(ioc),
       restinio::server_settings_t<traits_t>{}
@@ -180,8 +247,14 @@ struct http_server::impl {
           return handle(l, std::move(req));
         })
         .incoming_http_msg_limits(
-          restinio::incoming_http_msg_limits_t{}.max_body_size(hard))
-        .read_next_http_message_timelimit(std::chrono::seconds(60))
+          restinio::incoming_http_msg_limits_t{}
+            .max_body_size(hard)
+            .max_url_size(settings.max_url_bytes)
+            .max_field_name_size(settings.max_header_bytes)
+            .max_field_value_size(settings.max_header_bytes)
+            .max_field_count(settings.max_header_count))
+        .connection_state_listener(tracker)
+        .read_next_http_message_timelimit(settings.read_timeout)
         .handle_request_timeout(std::chrono::seconds(30))
         .acceptor_post_bind_hook([&bound](asio::ip::tcp::acceptor& a) {
           bound = a.local_endpoint().port();
@@ -281,6 +354,15 @@ void http_server::stop() {
 
 std::int64_t http_server::in_flight() const {
   return impl_->in_flight.load();
+}
+
+std::int64_t http_server::open_connections() const {
+  return (impl_->api_conns ? impl_->api_conns->open() : 0)
+         + (impl_->admin_conns ? impl_->admin_conns->open() : 0);
+}
+
+limit_counters& http_server::limits() {
+  return impl_->limits;
 }
 
 void http_server::set_observer(

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "http/handlers.hpp"
+#include "http/limits.hpp"
 
 namespace rapi {
 
@@ -24,7 +25,20 @@ struct http_settings {
   std::size_t max_body_bytes = 64 * 1024;
   /// A larger admin body (bulk provisioning) gets 413.
   std::size_t admin_max_body_bytes = 256 * 1024 * 1024;
+  /// Open connections per listener; requests on connections beyond get
+  /// 503 `TooManyConnections` and the connection is closed.
+  std::size_t max_connections = 10'000;
+  /// A request (or the next one on a kept-alive connection) must arrive
+  /// completely within this time, or the connection is closed: a slow
+  /// client cannot hold a connection (slow loris).
+  std::chrono::milliseconds read_timeout{15'000};
+  /// URL, header name and value sizes, and header count; a request over
+  /// them has its connection closed.
+  std::size_t max_url_bytes = 8 * 1024;
+  std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_header_count = 100;
 };
+
 
 /// The two RESTinio listeners (API and admin) on one io_context.
 ///
@@ -61,6 +75,8 @@ public:
   void stop();
 
   std::int64_t in_flight() const;
+  std::int64_t open_connections() const;
+  limit_counters& limits();
 
   /// Called once per answered request (status, microseconds since it
   /// arrived), on whatever thread answered it: metrics and the log line.
