@@ -1,0 +1,1258 @@
+/// recording-bench: throughput and latency of the server against a
+/// same-run RESTinio baseline (issue "Performance", parts 1 and 2).
+///
+/// Scenarios (`--scenarios`, default all):
+/// - `status`: GET /api/Agent by Phone over N agents;
+/// - `lifecycle`: N agents each walking a call script (CTI CallStarted,
+///   Record/Start, metadata Update, Blackout start/stop, Record/Stop, CTI
+///   CallEnded; screen and duplicate recordings on a share of calls);
+/// - `getall`: GET /api/Agent/GetAll at 10k and 100k agents;
+/// - `provision`: 1M agents provisioned in bulk, restart, time to serving
+///   (runs recovery-bench and folds its JSON in).
+///
+/// `status` and `lifecycle` run against baseline-server (RESTinio answering
+/// a fixed 200 body) and then the real server with identical client
+/// settings: a closed loop for the maximum rate, then open-loop steps at
+/// fractions of that maximum (latency from the scheduled send time). The
+/// load comes from `load_client.hpp` (epoll, keep-alive, no pipelining).
+///
+/// Prints progress and a table and writes JSON (`--out`). With `--render
+/// JSON` it instead turns a result file into `docs/performance.md` and the
+/// latency chart (`--markdown`, `--svg`). Exit code 1 when the server gave
+/// wrong answers (non-200, broken responses); targets never fail the run.
+
+#include <algorithm>
+#include <atomic>
+#include <cinttypes>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <dirent.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <rapidjson/document.h>
+
+#include "bench/bench_util.hpp"
+#include "bench/load_client.hpp"
+#include "bench/perf_report.hpp"
+#include "bench/server_child.hpp"
+#include "bench/workloads.hpp"
+#include "tests/support/http_client.hpp"
+#include "tests/support/server_process.hpp"
+
+#ifndef RAPI_BASELINE_BINARY
+#define RAPI_BASELINE_BINARY "baseline-server"
+#endif
+#ifndef RAPI_RECOVERY_BENCH
+#define RAPI_RECOVERY_BENCH "recovery-bench"
+#endif
+
+namespace {
+
+using namespace rapi::bench;
+using rapi::test::http_client;
+
+// -- options -----------------------------------------------------------------
+
+/// Command-line options.
+struct options {
+  std::vector<std::string> scenarios{"status", "lifecycle", "getall",
+                                     "provision"};
+  std::uint64_t agents = 10'000;
+  unsigned connections = 32;
+  unsigned open_connections = 256;
+  unsigned client_threads = 1;
+  double seconds = 5;
+  double warmup = 1;
+  double step_seconds = 3;
+  double step_warmup = 0.5;
+  std::vector<double> steps{0.1, 0.25, 0.5, 0.75, 0.9};
+  double screen_share = 0.3;
+  double duplicate_share = 0.2;
+  double late_ms = 1;
+  std::vector<std::uint64_t> getall_sizes{10'000, 100'000};
+  unsigned getall_runs = 5;
+  std::uint64_t provision_agents = 1'000'000;
+  std::uint64_t provision_active = 0;
+  unsigned server_threads = 2;
+  std::string server_log;
+  std::string commit;
+  std::string out = default_result_path("recording.json");
+  bool quick = false;
+  // --render
+  std::string render;
+  std::string markdown;
+  std::string svg;
+  std::string notes;
+};
+
+const char* const usage_text =
+  "usage: recording-bench [--quick] [--scenarios LIST] [--agents N]\n"
+  "         [--connections N] [--open-connections N] [--client-threads N]\n"
+  "         [--seconds S] [--warmup S] [--step-seconds S] [--step-warmup S]\n"
+  "         [--steps LIST] [--screen-share F] [--duplicate-share F]\n"
+  "         [--late-ms MS] [--getall-sizes LIST] [--getall-runs N]\n"
+  "         [--provision-agents N] [--provision-active N]\n"
+  "         [--server-log LEVEL] [--commit TEXT] [--out FILE]\n"
+  "       recording-bench --render JSON [--markdown FILE] [--svg FILE]\n"
+  "         [--notes FILE]\n"
+  "  --scenarios LIST      status,lifecycle,getall,provision (default all)\n"
+  "  --agents N            agents of status and lifecycle (default 10000;\n"
+  "                        quick 200)\n"
+  "  --connections N       closed-loop connections (default 32; quick 16)\n"
+  "  --open-connections N  open-loop connections (default 256; quick 64)\n"
+  "  --client-threads N    load generator threads (default 1)\n"
+  "  --seconds S           closed loop, measured (default 5; quick 1)\n"
+  "  --warmup S            closed loop, before it (default 1; quick 0.3)\n"
+  "  --step-seconds S      each open-loop step, measured (default 3;\n"
+  "                        quick 0.5)\n"
+  "  --step-warmup S       each open-loop step, before it (default 0.5;\n"
+  "                        quick 0.2)\n"
+  "  --steps LIST          open-loop rates as fractions of the closed-loop\n"
+  "                        maximum (default 0.1,0.25,0.5,0.75,0.9; quick\n"
+  "                        0.25,0.5; 0.5 is always added)\n"
+  "  --screen-share F      lifecycle calls with a screen recording (0.3)\n"
+  "  --duplicate-share F   lifecycle calls with a duplicate recording (0.2)\n"
+  "  --late-ms MS          open-loop sends later than this count as late (1)\n"
+  "  --getall-sizes LIST   agent counts GetAll is timed at (default\n"
+  "                        10000,100000; quick 1000,5000)\n"
+  "  --getall-runs N       GetAll requests per size (default 5)\n"
+  "  --provision-agents N  agents of the provision scenario (default\n"
+  "                        1000000; quick: recovery-bench --quick)\n"
+  "  --provision-active N  of them given a live call (default 0: idle)\n"
+  "  --server-log LEVEL    the server's log.level (default: its default,\n"
+  "                        info, one line per request to a pipe)\n"
+  "  --commit TEXT         recorded in the results (scripts/bench.sh)\n"
+  "  --out FILE            JSON results (default bench/results/recording."
+  "json)\n"
+  "  --quick               seconds, small N (the test suite runs this)\n"
+  "  --render JSON         write --markdown / --svg from a result file\n"
+  "  --notes FILE          markdown appended to the report (profile notes)\n";
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : s) {
+    if (c == ',') {
+      if (!cur.empty())
+        out.push_back(cur);
+      cur.clear();
+    } else if (c != ' ') {
+      cur.push_back(c);
+    }
+  }
+  if (!cur.empty())
+    out.push_back(cur);
+  return out;
+}
+
+std::vector<double> split_reals(const std::string& s, const char* flag) {
+  std::vector<double> out;
+  for (auto& t : split(s)) {
+    char* end = nullptr;
+    const double v = std::strtod(t.c_str(), &end);
+    if (*end != '\0' || !(v > 0))
+      throw std::invalid_argument(std::string(flag) + ": bad number '" + t
+                                  + "'");
+    out.push_back(v);
+  }
+  return out;
+}
+
+options parse_options(int argc, char** argv) {
+  options o;
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]) == "--quick") {
+      o.quick = true;
+      o.agents = 200;
+      o.connections = 16;
+      o.open_connections = 64;
+      o.seconds = 1;
+      o.warmup = 0.3;
+      o.step_seconds = 0.5;
+      o.step_warmup = 0.2;
+      o.steps = {0.25, 0.5};
+      o.getall_sizes = {1'000, 5'000};
+      o.getall_runs = 3;
+    }
+  arg_reader a(argc, argv);
+  std::string text;
+  while (a.more()) {
+    if (a.flag("--quick") || a.number("--agents", o.agents)
+        || a.number("--connections", o.connections)
+        || a.number("--open-connections", o.open_connections)
+        || a.number("--client-threads", o.client_threads)
+        || a.real("--seconds", o.seconds) || a.real("--warmup", o.warmup)
+        || a.real("--step-seconds", o.step_seconds)
+        || a.real("--step-warmup", o.step_warmup)
+        || a.real("--screen-share", o.screen_share)
+        || a.real("--duplicate-share", o.duplicate_share)
+        || a.real("--late-ms", o.late_ms)
+        || a.number("--getall-runs", o.getall_runs)
+        || a.number("--provision-agents", o.provision_agents)
+        || a.number("--provision-active", o.provision_active)
+        || a.value("--server-log", o.server_log)
+        || a.value("--commit", o.commit) || a.value("--out", o.out)
+        || a.value("--render", o.render)
+        || a.value("--markdown", o.markdown) || a.value("--svg", o.svg)
+        || a.value("--notes", o.notes))
+      continue;
+    if (a.value("--scenarios", text)) {
+      o.scenarios = split(text);
+      for (auto& s : o.scenarios)
+        if (s != "status" && s != "lifecycle" && s != "getall"
+            && s != "provision")
+          throw std::invalid_argument("unknown scenario '" + s + "'");
+      continue;
+    }
+    if (a.value("--steps", text)) {
+      o.steps = split_reals(text, "--steps");
+      continue;
+    }
+    if (a.value("--getall-sizes", text)) {
+      o.getall_sizes.clear();
+      for (double v : split_reals(text, "--getall-sizes"))
+        o.getall_sizes.push_back(static_cast<std::uint64_t>(v));
+      continue;
+    }
+    if (a.flag("--help") || a.flag("-h")) {
+      std::cout << usage_text;
+      std::exit(0);
+    }
+    throw std::invalid_argument("unknown option '" + a.current() + "'");
+  }
+  if (o.agents == 0 || o.connections == 0 || o.open_connections == 0
+      || o.client_threads == 0 || o.seconds <= 0 || o.step_seconds <= 0)
+    throw std::invalid_argument(
+      "--agents, --connections, --open-connections, --client-threads, "
+      "--seconds and --step-seconds must be > 0");
+  if (o.agents < o.client_threads)
+    throw std::invalid_argument("--agents must be >= --client-threads");
+  if (std::find(o.steps.begin(), o.steps.end(), 0.5) == o.steps.end())
+    o.steps.push_back(0.5);
+  std::sort(o.steps.begin(), o.steps.end());
+  std::sort(o.getall_sizes.begin(), o.getall_sizes.end());
+  if (o.screen_share > 1 || o.duplicate_share > 1)
+    throw std::invalid_argument("shares are fractions (0..1)");
+  return o;
+}
+
+bool wants(const options& o, const char* scenario) {
+  return std::find(o.scenarios.begin(), o.scenarios.end(), scenario)
+         != o.scenarios.end();
+}
+
+// -- machine and CPU accounting ----------------------------------------------
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("model name", 0) == 0) {
+      const auto colon = line.find(':');
+      return colon == std::string::npos ? line : line.substr(colon + 2);
+    }
+  return "unknown";
+}
+
+double mem_total_mib() {
+  std::ifstream in("/proc/meminfo");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("MemTotal:", 0) == 0)
+      return static_cast<double>(std::strtol(line.c_str() + 9, nullptr, 10))
+             / 1024.0;
+  return -1;
+}
+
+std::string kernel_release() {
+  utsname u{};
+  return ::uname(&u) == 0 ? std::string(u.release) : "unknown";
+}
+
+/// CPU seconds (user + system) per thread of a process, by thread id, with
+/// the thread's name.
+struct thread_cpu {
+  std::string name;
+  double seconds = 0;
+};
+using cpu_sample = std::map<long, thread_cpu>;
+
+/// utime + stime of /proc/<pid>/task/<tid>/stat (or of the process when
+/// `tid` is 0), in seconds; fills `name` with the comm.
+double read_stat_cpu(pid_t pid, long tid, std::string* name) {
+  const std::string path =
+    "/proc/" + std::to_string(pid)
+    + (tid ? "/task/" + std::to_string(tid) : std::string()) + "/stat";
+  std::ifstream in(path);
+  std::string text((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
+  const auto open = text.find('(');
+  const auto close = text.rfind(')');
+  if (open == std::string::npos || close == std::string::npos)
+    return 0;
+  if (name)
+    *name = text.substr(open + 1, close - open - 1);
+  std::istringstream rest(text.substr(close + 2));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14)
+      utime = std::strtoull(field.c_str(), nullptr, 10);
+    if (i == 15)
+      stime = std::strtoull(field.c_str(), nullptr, 10);
+  }
+  return static_cast<double>(utime + stime)
+         / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+cpu_sample sample_threads(pid_t pid) {
+  cpu_sample s;
+  const std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      if (e->d_name[0] == '.')
+        continue;
+      const long tid = std::strtol(e->d_name, nullptr, 10);
+      thread_cpu t;
+      t.seconds = read_stat_cpu(pid, tid, &t.name);
+      s[tid] = t;
+    }
+    ::closedir(d);
+  }
+  return s;
+}
+
+double self_cpu_seconds() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec)
+         + static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec)
+             / 1e6;
+}
+
+/// Per thread-name CPU % between two samples (100 = one core busy).
+std::map<std::string, double> thread_usage(const cpu_sample& a,
+                                           const cpu_sample& b,
+                                           double seconds) {
+  std::map<std::string, double> out;
+  for (auto& [tid, t] : b) {
+    auto it = a.find(tid);
+    const double before = it == a.end() ? 0 : it->second.seconds;
+    out[t.name] += (t.seconds - before) / seconds * 100.0;
+  }
+  return out;
+}
+
+// -- one load phase ----------------------------------------------------------
+
+/// One closed-loop run or open-loop step against one target.
+struct phase_result {
+  bool open = false;
+  double fraction = 0;    ///< open: of the closed-loop maximum
+  double offered = 0;     ///< open: requests/s scheduled
+  unsigned connections = 0;
+  double seconds = 0;
+  double req_per_s = 0;   ///< answers per second inside the window
+  load_stats stats;       ///< latency samples sorted by summarize()
+  latency_summary latency;
+  latency_summary service; ///< open: from the actual send
+  std::vector<std::pair<std::string, latency_summary>> per_op;
+  double server_cpu = 0; ///< % of one core
+  double client_cpu = 0;
+  std::map<std::string, double> server_threads;
+  mem_info memory;
+};
+
+/// Everything known about the process under load.
+struct target_info {
+  pid_t pid = -1;
+  std::uint16_t port = 0;
+};
+
+const char* const rule =
+  "----------------------------------------------------------------------";
+
+phase_result run_phase(const std::string& label, const target_info& t,
+                       std::vector<std::unique_ptr<workload>>& loads,
+                       const options& o, bool open, double rate,
+                       double fraction) {
+  phase_result res;
+  res.open = open;
+  res.fraction = fraction;
+  res.offered = rate;
+  res.connections = open ? o.open_connections : o.connections;
+  const double warm = open ? o.step_warmup : o.warmup;
+  const double secs = open ? o.step_seconds : o.seconds;
+  res.seconds = secs;
+  const unsigned k = static_cast<unsigned>(loads.size());
+
+  load_progress progress;
+  std::vector<std::unique_ptr<load_worker>> workers;
+  const auto start = clock::now() + std::chrono::milliseconds(50)
+                     + std::chrono::milliseconds(res.connections / 8);
+  auto at = [&](double s) {
+    return start
+           + std::chrono::duration_cast<clock::duration>(
+             std::chrono::duration<double>(s));
+  };
+  for (unsigned i = 0; i < k; ++i) {
+    load_settings s;
+    s.port = t.port;
+    s.connections = std::max(1u, res.connections / k
+                                   + (i < res.connections % k ? 1 : 0));
+    s.rate = open ? rate / k : 0;
+    s.offset_s = open ? i / rate : 0;
+    s.start = start;
+    s.from = at(warm);
+    s.end = at(warm + secs);
+    s.late_ms = o.late_ms;
+    workers.push_back(std::make_unique<load_worker>(*loads[i], s, progress));
+    workers.back()->connect_all();
+  }
+  std::vector<std::thread> threads;
+  for (auto& w : workers)
+    threads.emplace_back([&w] { w->run(); });
+
+  // Progress once a second; CPU samples at the window's edges.
+  const auto from = at(warm);
+  const auto end = at(warm + secs);
+  cpu_sample cpu_a, cpu_b;
+  double self_a = 0, self_b = 0;
+  bool sampled_a = false, sampled_b = false;
+  auto next_print = start + std::chrono::seconds(1);
+  std::uint64_t last_answers = 0;
+  auto last_t = start;
+  const bool verbose = warm + secs >= 2;
+  while (!sampled_b) {
+    std::this_thread::sleep_until(
+      std::min(next_print, sampled_a ? end : from));
+    const auto now = clock::now();
+    if (!sampled_a && now >= from) {
+      cpu_a = sample_threads(t.pid);
+      self_a = self_cpu_seconds();
+      sampled_a = true;
+    }
+    if (sampled_a && !sampled_b && now >= end) {
+      cpu_b = sample_threads(t.pid);
+      self_b = self_cpu_seconds();
+      sampled_b = true;
+      res.memory = read_mem(t.pid);
+    }
+    if (now >= next_print) {
+      const std::uint64_t answers = progress.answers.load();
+      if (verbose)
+        std::printf("  [%s] %4.1f/%.1f s  %8.0f req/s  %" PRIu64
+                    " errors  RSS %.0f MiB\n",
+                    label.c_str(), ms_between(start, now) / 1000.0,
+                    warm + secs,
+                    static_cast<double>(answers - last_answers)
+                      / (ms_between(last_t, now) / 1000.0),
+                    progress.errors.load(),
+                    kib_to_mib(read_mem(t.pid).rss_kib));
+      std::fflush(stdout);
+      last_answers = answers;
+      last_t = now;
+      next_print += std::chrono::seconds(1);
+    }
+  }
+  for (auto& th : threads)
+    th.join();
+
+  for (auto& w : workers)
+    merge_stats(res.stats, w->stats());
+  std::vector<double> all;
+  for (std::size_t op = 0; op < res.stats.op_ms.size(); ++op) {
+    auto& v = res.stats.op_ms[op];
+    all.insert(all.end(), v.begin(), v.end());
+    if (!v.empty())
+      res.per_op.emplace_back(loads[0]->op_name(op), summarize(v));
+  }
+  res.latency = summarize(all);
+  res.service = summarize(res.stats.service_ms);
+  res.req_per_s = static_cast<double>(res.stats.completed_in_window) / secs;
+  const double window = ms_between(from, end) / 1000.0;
+  res.server_cpu = 0;
+  res.server_threads = thread_usage(cpu_a, cpu_b, window);
+  for (auto& [name, pct] : res.server_threads)
+    res.server_cpu += pct;
+  res.client_cpu = (self_b - self_a) / window * 100.0;
+  return res;
+}
+
+void print_phase_line(const std::string& label, const phase_result& p) {
+  std::printf("  [%s] %s%8.0f req/s  p50 %.3f  p99 %.3f  p99.9 %.3f ms  "
+              "%" PRIu64 " errors  %" PRIu64 " failures",
+              label.c_str(),
+              p.open ? ("offered " + std::to_string(static_cast<long>(
+                                       p.offered))
+                        + "/s ->")
+                         .c_str()
+                     : "",
+              p.req_per_s, p.latency.p50, p.latency.p99, p.latency.p999,
+              p.stats.errors, p.stats.failures + p.stats.timeouts);
+  if (p.open)
+    std::printf("  late %" PRIu64 " waited %" PRIu64, p.stats.late,
+                p.stats.waited);
+  std::printf("  CPU server %.0f%% client %.0f%%\n", p.server_cpu,
+              p.client_cpu);
+  for (auto& e : p.stats.first_errors)
+    std::printf("    error: %s\n", e.c_str());
+  std::fflush(stdout);
+}
+
+// -- one target (server or baseline) for one scenario ------------------------
+
+struct target_result {
+  std::string kind; ///< "server" or "baseline"
+  double start_ms = 0;
+  double provision_ms = 0;
+  phase_result closed;
+  std::vector<phase_result> open;
+  std::uint64_t calls = 0; ///< lifecycle: calls completed
+  mem_info memory_end;
+  std::uint64_t log_bytes = 0;
+  int exit_code = -1;
+  std::string failure; ///< set when the run broke off
+};
+
+std::vector<std::string> server_args(const std::string& dir) {
+  return {"--port", "0", "--admin-port", "0", "--data-dir", dir};
+}
+
+target_result run_target(const std::string& scenario, bool baseline,
+                         const options& o) {
+  target_result r;
+  r.kind = baseline ? "baseline" : "server";
+  const std::string label_base = scenario + " " + r.kind;
+  std::printf("%s\n[%s] starting %s\n", rule, label_base.c_str(),
+              baseline ? RAPI_BASELINE_BINARY
+                       : rapi::test::binary_path().c_str());
+  std::fflush(stdout);
+  const std::string dir = rapi::test::make_temp_dir("rapi-bench-rec");
+  server_child::env_list env;
+  if (!o.server_log.empty() && !baseline)
+    env.emplace_back("RECORDING_API__LOG__LEVEL", o.server_log);
+  std::vector<std::string> args = server_args(dir);
+  if (baseline) {
+    args.push_back("--threads");
+    args.push_back(std::to_string(o.server_threads));
+  }
+  auto t0 = clock::now();
+  std::optional<server_child> child;
+  try {
+    child.emplace(baseline ? RAPI_BASELINE_BINARY
+                           : rapi::test::binary_path(),
+                  args, env, std::chrono::minutes(2));
+    r.start_ms = ms_since(t0);
+    target_info t{child->pid(), child->api_port()};
+
+    if (!baseline) {
+      http_client admin("127.0.0.1", child->admin_port());
+      admin.set_timeout(std::chrono::minutes(5));
+      t0 = clock::now();
+      for (std::uint64_t next = 1; next <= o.agents;) {
+        const std::uint64_t last = std::min(o.agents + 1, next + 50'000);
+        provision_range(admin, next, last);
+        next = last;
+      }
+      r.provision_ms = ms_since(t0);
+      std::printf("[%s] %" PRIu64 " agents provisioned in %.0f ms\n",
+                  label_base.c_str(), o.agents, r.provision_ms);
+    }
+
+    // One workload per client thread; lifecycle agents are split so that
+    // each agent is driven by one thread only.
+    std::vector<std::unique_ptr<workload>> loads;
+    std::vector<lifecycle_workload*> lifecycles;
+    for (unsigned i = 0; i < o.client_threads; ++i) {
+      if (scenario == "status") {
+        loads.push_back(
+          std::make_unique<status_workload>(o.agents, 1000 + i));
+      } else {
+        std::vector<std::uint64_t> ids;
+        for (std::uint64_t id = 1 + i; id <= o.agents; id += o.client_threads)
+          ids.push_back(id);
+        auto w = std::make_unique<lifecycle_workload>(
+          std::move(ids), o.screen_share, o.duplicate_share, 2000 + i);
+        lifecycles.push_back(w.get());
+        loads.push_back(std::move(w));
+      }
+    }
+
+    const std::string closed_label = label_base + " closed";
+    std::printf("[%s] closed loop, %u connections, %.1f s + %.1f s "
+                "warm-up\n",
+                closed_label.c_str(), o.connections, o.seconds, o.warmup);
+    std::fflush(stdout);
+    r.closed = run_phase(closed_label, t, loads, o, false, 0, 0);
+    print_phase_line(closed_label, r.closed);
+
+    const double max_rate = r.closed.req_per_s;
+    for (double f : o.steps) {
+      const double rate = std::max(1.0, max_rate * f);
+      char label[96];
+      std::snprintf(label, sizeof label, "%s open %.0f%%",
+                    label_base.c_str(), f * 100);
+      r.open.push_back(run_phase(label, t, loads, o, true, rate, f));
+      print_phase_line(label, r.open.back());
+    }
+    for (auto* l : lifecycles)
+      r.calls += l->calls();
+    r.memory_end = read_mem(child->pid());
+    r.log_bytes = child->output_bytes();
+    r.exit_code = child->stop(SIGTERM, std::chrono::minutes(1));
+  } catch (const std::exception& e) {
+    r.failure = e.what();
+    std::printf("[%s] FAILED: %s\n", label_base.c_str(), e.what());
+  }
+  child.reset();
+  rapi::test::remove_dir(dir);
+  return r;
+}
+
+// -- getall ------------------------------------------------------------------
+
+struct getall_size {
+  std::uint64_t agents = 0;
+  std::vector<double> runs_ms;
+  double median_ms = 0;
+  double best_ms = 0;
+  std::size_t bytes = 0;
+  std::uint64_t counted = 0; ///< agent objects in the last answer
+  int status = 0;
+  bool valid = false;
+  mem_info memory;
+};
+
+struct getall_result {
+  std::vector<getall_size> sizes;
+  double provision_ms = 0;
+  int exit_code = -1;
+  std::string failure;
+};
+
+/// Occurrences of `needle` in `text`.
+std::uint64_t count_of(const std::string& text, std::string_view needle) {
+  std::uint64_t n = 0;
+  for (auto at = text.find(needle); at != std::string::npos;
+       at = text.find(needle, at + needle.size()))
+    ++n;
+  return n;
+}
+
+getall_result run_getall(const options& o) {
+  getall_result g;
+  std::printf("%s\n[getall] starting the server\n", rule);
+  std::fflush(stdout);
+  const std::string dir = rapi::test::make_temp_dir("rapi-bench-getall");
+  std::optional<server_child> child;
+  try {
+    child.emplace(rapi::test::binary_path(), server_args(dir),
+                  server_child::env_list{}, std::chrono::minutes(2));
+    http_client admin("127.0.0.1", child->admin_port());
+    admin.set_timeout(std::chrono::minutes(5));
+    http_client api("127.0.0.1", child->api_port());
+    api.set_timeout(std::chrono::minutes(5));
+    std::uint64_t have = 0;
+    for (std::uint64_t size : o.getall_sizes) {
+      const auto p0 = clock::now();
+      while (have < size) {
+        const std::uint64_t last = std::min(size, have + 50'000);
+        provision_range(admin, have + 1, last + 1);
+        have = last;
+      }
+      g.provision_ms += ms_since(p0);
+      getall_size s;
+      s.agents = size;
+      std::string body;
+      for (unsigned i = 0; i < o.getall_runs; ++i) {
+        const auto t0 = clock::now();
+        auto resp = api.get("/api/Agent/GetAll");
+        s.runs_ms.push_back(ms_since(t0));
+        s.status = resp.status;
+        s.bytes = resp.body.size();
+        body = std::move(resp.body);
+      }
+      s.counted = count_of(body, "{\"AgentId\":");
+      s.valid = s.status == 200 && !body.empty() && body.front() == '['
+                && body.back() == ']' && s.counted == size;
+      std::vector<double> sorted = s.runs_ms;
+      std::sort(sorted.begin(), sorted.end());
+      s.best_ms = sorted.front();
+      s.median_ms = percentile(sorted, 50);
+      s.memory = read_mem(child->pid());
+      std::printf("[getall] %" PRIu64 " agents: %.1f MiB, runs", size,
+                  static_cast<double>(s.bytes) / 1048576.0);
+      for (double ms : s.runs_ms)
+        std::printf(" %.0f", ms);
+      std::printf(" ms, median %.0f ms%s; RSS %.0f MiB\n", s.median_ms,
+                  s.valid ? "" : "  ** WRONG ANSWER **",
+                  kib_to_mib(s.memory.rss_kib));
+      std::fflush(stdout);
+      g.sizes.push_back(s);
+    }
+    g.exit_code = child->stop(SIGTERM, std::chrono::minutes(1));
+  } catch (const std::exception& e) {
+    g.failure = e.what();
+    std::printf("[getall] FAILED: %s\n", e.what());
+  }
+  child.reset();
+  rapi::test::remove_dir(dir);
+  return g;
+}
+
+// -- provision (recovery-bench) ----------------------------------------------
+
+struct provision_result {
+  int exit_code = -1;
+  std::string json; ///< recovery-bench's result file
+  std::string failure;
+};
+
+provision_result run_provision(const options& o) {
+  provision_result p;
+  const std::string dir = rapi::test::make_temp_dir("rapi-bench-prov");
+  const std::string out = dir + "/recovery.json";
+  std::vector<std::string> args{RAPI_RECOVERY_BENCH, "--out", out};
+  if (o.quick) {
+    args.push_back("--quick");
+  } else {
+    args.insert(args.end(),
+                {"--agents", std::to_string(o.provision_agents), "--active",
+                 std::to_string(std::min(o.provision_active,
+                                         o.provision_agents)),
+                 "--getall-at", "0", "--getall-runs", "1"});
+  }
+  if (o.quick)
+    args.insert(args.end(), {"--active", "0", "--getall-at", "0"});
+  std::string cmd;
+  for (auto& a : args)
+    cmd += (cmd.empty() ? "" : " ") + a;
+  std::printf("%s\n[provision] %s\n", rule, cmd.c_str());
+  std::fflush(stdout);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    std::vector<char*> argv;
+    for (auto& a : args)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    std::perror("execv recovery-bench");
+    ::_exit(127);
+  }
+  int status = 0;
+  while (pid > 0 && ::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  p.exit_code = pid < 0 ? -1 : WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream in(out);
+  p.json.assign(std::istreambuf_iterator<char>(in),
+                std::istreambuf_iterator<char>());
+  if (p.exit_code != 0)
+    p.failure = "recovery-bench exited with " + std::to_string(p.exit_code);
+  rapi::test::remove_dir(dir);
+  return p;
+}
+
+// -- results -----------------------------------------------------------------
+
+void write_phase(json_writer& w, const phase_result& p) {
+  w.StartObject();
+  w.Key("mode");
+  w.String(p.open ? "open" : "closed");
+  w.Key("fraction");
+  w.Double(p.fraction);
+  w.Key("offered_per_s");
+  w.Double(p.offered);
+  w.Key("connections");
+  w.Uint(p.connections);
+  w.Key("seconds");
+  w.Double(p.seconds);
+  w.Key("req_per_s");
+  w.Double(p.req_per_s);
+  w.Key("answers");
+  w.Uint64(p.stats.measured);
+  w.Key("errors");
+  w.Uint64(p.stats.errors);
+  w.Key("failures");
+  w.Uint64(p.stats.failures);
+  w.Key("timeouts");
+  w.Uint64(p.stats.timeouts);
+  w.Key("reconnects");
+  w.Uint64(p.stats.reconnects);
+  w.Key("error_statuses");
+  w.StartObject();
+  for (auto& [s, n] : p.stats.statuses) {
+    w.Key(std::to_string(s).c_str());
+    w.Uint64(n);
+  }
+  w.EndObject();
+  w.Key("first_errors");
+  w.StartArray();
+  for (auto& e : p.stats.first_errors)
+    w.String(e.c_str());
+  w.EndArray();
+  w.Key("latency");
+  write_summary(w, p.latency);
+  if (p.open) {
+    w.Key("service");
+    write_summary(w, p.service);
+    w.Key("scheduled");
+    w.Uint64(p.stats.scheduled);
+    w.Key("late");
+    w.Uint64(p.stats.late);
+    w.Key("waited");
+    w.Uint64(p.stats.waited);
+    w.Key("unsent");
+    w.Uint64(p.stats.unsent);
+    w.Key("max_send_lag_ms");
+    w.Double(p.stats.max_lag_ms);
+  }
+  w.Key("per_op");
+  w.StartObject();
+  for (auto& [name, s] : p.per_op) {
+    w.Key(name.c_str());
+    write_summary(w, s);
+  }
+  w.EndObject();
+  w.Key("server_cpu_pct");
+  w.Double(p.server_cpu);
+  w.Key("client_cpu_pct");
+  w.Double(p.client_cpu);
+  w.Key("server_threads_cpu_pct");
+  w.StartObject();
+  for (auto& [name, pct] : p.server_threads) {
+    w.Key(name.c_str());
+    w.Double(pct);
+  }
+  w.EndObject();
+  w.Key("rss_mib");
+  w.Double(kib_to_mib(p.memory.rss_kib));
+  w.Key("peak_rss_mib");
+  w.Double(kib_to_mib(p.memory.hwm_kib));
+  w.EndObject();
+}
+
+void write_target(json_writer& w, const target_result& t) {
+  w.StartObject();
+  w.Key("kind");
+  w.String(t.kind.c_str());
+  w.Key("failure");
+  w.String(t.failure.c_str());
+  w.Key("start_ms");
+  w.Double(t.start_ms);
+  w.Key("provision_ms");
+  w.Double(t.provision_ms);
+  w.Key("closed");
+  write_phase(w, t.closed);
+  w.Key("open");
+  w.StartArray();
+  for (auto& p : t.open)
+    write_phase(w, p);
+  w.EndArray();
+  w.Key("calls_completed");
+  w.Uint64(t.calls);
+  w.Key("rss_mib_end");
+  w.Double(kib_to_mib(t.memory_end.rss_kib));
+  w.Key("peak_rss_mib");
+  w.Double(kib_to_mib(t.memory_end.hwm_kib));
+  w.Key("log_bytes");
+  w.Uint64(t.log_bytes);
+  w.Key("exit_code");
+  w.Int(t.exit_code);
+  w.EndObject();
+}
+
+struct scenario_pair {
+  std::string name;
+  target_result baseline;
+  target_result server;
+
+  double ratio() const {
+    return baseline.closed.req_per_s > 0
+             ? server.closed.req_per_s / baseline.closed.req_per_s
+             : 0;
+  }
+  /// The open-loop step at half the maximum.
+  static const phase_result* half(const target_result& t) {
+    for (auto& p : t.open)
+      if (p.fraction == 0.5)
+        return &p;
+    return nullptr;
+  }
+};
+
+struct results {
+  std::vector<scenario_pair> pairs;
+  std::optional<getall_result> getall;
+  std::optional<provision_result> provision;
+};
+
+/// One target judged: what was measured, against what, and whether it
+/// applies to this run's sizes.
+struct verdict {
+  std::string target;
+  std::string measured;
+  std::string limit;
+  bool applies = true;
+  bool met = false;
+};
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+std::vector<verdict> judge(const options& o, const results& r) {
+  std::vector<verdict> v;
+  for (auto& p : r.pairs) {
+    const double want = p.name == "status" ? 0.70 : 0.50;
+    v.push_back({p.name + " req/s vs baseline (closed loop)",
+                 fmt("%.2f", p.ratio()) + " ("
+                   + fmt("%.0f", p.server.closed.req_per_s) + " / "
+                   + fmt("%.0f", p.baseline.closed.req_per_s) + ")",
+                 ">= " + fmt("%.2f", want), true, p.ratio() >= want});
+    if (auto* h = scenario_pair::half(p.server))
+      v.push_back({p.name + " p99 at half the maximum rate (open loop, "
+                     + fmt("%.0f", h->offered) + " req/s)",
+                   fmt("%.2f ms", h->latency.p99), "<= 2 ms", true,
+                   h->latency.p99 <= 2.0 && h->stats.errors == 0});
+  }
+  if (r.getall)
+    for (auto& s : r.getall->sizes)
+      if (s.agents == 100'000 || s.agents == o.getall_sizes.back())
+        v.push_back({"GetAll with " + std::to_string(s.agents)
+                       + " agents (median)",
+                     fmt("%.0f ms", s.median_ms), "<= 300 ms",
+                     s.agents >= 100'000, s.valid && s.median_ms <= 300});
+  if (r.provision && !r.provision->json.empty()) {
+    rapidjson::Document d;
+    d.Parse(r.provision->json.c_str());
+    if (!d.HasParseError() && d.IsObject()) {
+      const auto agents = d["params"]["agents"].GetUint64();
+      const bool big = agents >= 1'000'000;
+      const double before =
+        d["before_restart"]["memory"]["rss_mib"].GetDouble();
+      const double after = d["restart"]["memory"]["rss_mib"].GetDouble();
+      const double serving = d["restart"]["serving_ms"].GetDouble();
+      const std::string n = std::to_string(agents);
+      v.push_back({"RSS with " + n + " idle agents (provisioned)",
+                   fmt("%.0f MiB", before), "<= 1024 MiB", big,
+                   before <= 1024});
+      v.push_back({"RSS with " + n + " idle agents (after restart)",
+                   fmt("%.0f MiB", after), "<= 1024 MiB", big, after <= 1024});
+      v.push_back({"restart to serving with " + n + " agents",
+                   fmt("%.0f ms", serving), "<= 10000 ms", big,
+                   serving <= 10'000});
+    }
+  }
+  return v;
+}
+
+std::string to_json(const options& o, const results& r,
+                    const std::vector<verdict>& verdicts) {
+  rapidjson::StringBuffer buf;
+  json_writer w(buf);
+  w.StartObject();
+  w.Key("bench");
+  w.String("recording");
+  w.Key("time");
+  w.String(utc_now_text().c_str());
+  w.Key("commit");
+  w.String(o.commit.c_str());
+  w.Key("machine");
+  w.StartObject();
+  w.Key("nproc");
+  w.Uint(std::thread::hardware_concurrency());
+  w.Key("cpu_model");
+  w.String(cpu_model().c_str());
+  w.Key("kernel");
+  w.String(kernel_release().c_str());
+  w.Key("mem_total_mib");
+  w.Double(mem_total_mib());
+  w.EndObject();
+  w.Key("params");
+  w.StartObject();
+  w.Key("quick");
+  w.Bool(o.quick);
+  w.Key("agents");
+  w.Uint64(o.agents);
+  w.Key("connections");
+  w.Uint(o.connections);
+  w.Key("open_connections");
+  w.Uint(o.open_connections);
+  w.Key("client_threads");
+  w.Uint(o.client_threads);
+  w.Key("seconds");
+  w.Double(o.seconds);
+  w.Key("warmup");
+  w.Double(o.warmup);
+  w.Key("step_seconds");
+  w.Double(o.step_seconds);
+  w.Key("step_warmup");
+  w.Double(o.step_warmup);
+  w.Key("steps");
+  w.StartArray();
+  for (double s : o.steps)
+    w.Double(s);
+  w.EndArray();
+  w.Key("screen_share");
+  w.Double(o.screen_share);
+  w.Key("duplicate_share");
+  w.Double(o.duplicate_share);
+  w.Key("late_ms");
+  w.Double(o.late_ms);
+  w.Key("getall_runs");
+  w.Uint(o.getall_runs);
+  w.Key("provision_agents");
+  w.Uint64(o.provision_agents);
+  w.Key("provision_active");
+  w.Uint64(o.provision_active);
+  w.Key("baseline_threads");
+  w.Uint(o.server_threads);
+  w.Key("server_log");
+  w.String(o.server_log.empty() ? "default" : o.server_log.c_str());
+  w.EndObject();
+
+  w.Key("scenarios");
+  w.StartObject();
+  for (auto& p : r.pairs) {
+    w.Key(p.name.c_str());
+    w.StartObject();
+    w.Key("agents");
+    w.Uint64(o.agents);
+    w.Key("ratio");
+    w.Double(p.ratio());
+    w.Key("baseline");
+    write_target(w, p.baseline);
+    w.Key("server");
+    write_target(w, p.server);
+    w.EndObject();
+  }
+  if (r.getall) {
+    w.Key("getall");
+    w.StartObject();
+    w.Key("failure");
+    w.String(r.getall->failure.c_str());
+    w.Key("exit_code");
+    w.Int(r.getall->exit_code);
+    w.Key("sizes");
+    w.StartArray();
+    for (auto& s : r.getall->sizes) {
+      w.StartObject();
+      w.Key("agents");
+      w.Uint64(s.agents);
+      w.Key("status");
+      w.Int(s.status);
+      w.Key("valid");
+      w.Bool(s.valid);
+      w.Key("agents_in_answer");
+      w.Uint64(s.counted);
+      w.Key("bytes");
+      w.Uint64(s.bytes);
+      w.Key("runs_ms");
+      w.StartArray();
+      for (double ms : s.runs_ms)
+        w.Double(ms);
+      w.EndArray();
+      w.Key("median_ms");
+      w.Double(s.median_ms);
+      w.Key("best_ms");
+      w.Double(s.best_ms);
+      w.Key("rss_mib");
+      w.Double(kib_to_mib(s.memory.rss_kib));
+      w.Key("peak_rss_mib");
+      w.Double(kib_to_mib(s.memory.hwm_kib));
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+  }
+  if (r.provision) {
+    w.Key("provision");
+    w.StartObject();
+    w.Key("exit_code");
+    w.Int(r.provision->exit_code);
+    w.Key("failure");
+    w.String(r.provision->failure.c_str());
+    w.Key("recovery_bench");
+    rapidjson::Document d;
+    d.Parse(r.provision->json.c_str());
+    if (d.HasParseError())
+      w.Null();
+    else
+      d.Accept(w);
+    w.EndObject();
+  }
+  w.EndObject();
+
+  w.Key("verdict");
+  w.StartArray();
+  for (auto& v : verdicts) {
+    w.StartObject();
+    w.Key("target");
+    w.String(v.target.c_str());
+    w.Key("measured");
+    w.String(v.measured.c_str());
+    w.Key("limit");
+    w.String(v.limit.c_str());
+    w.Key("applies");
+    w.Bool(v.applies);
+    w.Key("met");
+    w.Bool(v.met);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return buf.GetString();
+}
+
+void print_table(const options& o, const results& r,
+                 const std::vector<verdict>& verdicts) {
+  std::printf("\n%s\nrecording-bench: %u hardware threads (%s), %u client "
+              "thread(s), %u closed / %u open-loop connections, %" PRIu64
+              " agents\n\n",
+              rule, std::thread::hardware_concurrency(), cpu_model().c_str(),
+              o.client_threads, o.connections, o.open_connections, o.agents);
+  std::printf("  %-10s %-8s %-10s %9s %9s %8s %8s %8s %8s %7s %6s %5s %5s "
+              "%6s\n",
+              "scenario", "target", "mode", "offered", "req/s", "p50 ms",
+              "p90 ms", "p99 ms", "p99.9", "errors", "late", "srv%",
+              "cli%", "RSS");
+  auto line = [](const std::string& sc, const std::string& kind,
+                 const phase_result& p) {
+    const std::string mode =
+      p.open ? "open " + fmt("%.0f%%", p.fraction * 100) : "closed";
+    std::printf("  %-10s %-8s %-10s %9s %9.0f %8.3f %8.3f %8.3f %8.3f %7" PRIu64
+                " %6s %5.0f %5.0f %6.0f\n",
+                sc.c_str(), kind.c_str(), mode.c_str(),
+                p.open ? fmt("%.0f", p.offered).c_str() : "-", p.req_per_s,
+                p.latency.p50, p.latency.p90, p.latency.p99, p.latency.p999,
+                p.stats.errors + p.stats.failures + p.stats.timeouts,
+                p.open ? std::to_string(p.stats.late).c_str() : "-",
+                p.server_cpu, p.client_cpu, kib_to_mib(p.memory.rss_kib));
+  };
+  for (auto& p : r.pairs) {
+    for (auto* t : {&p.baseline, &p.server}) {
+      if (!t->failure.empty()) {
+        std::printf("  %-10s %-8s FAILED: %s\n", p.name.c_str(),
+                    t->kind.c_str(), t->failure.substr(0, 200).c_str());
+        continue;
+      }
+      line(p.name, t->kind, t->closed);
+      for (auto& s : t->open)
+        line(p.name, t->kind, s);
+    }
+    std::printf("  %-10s server / baseline (closed loop): %.2f\n\n",
+                p.name.c_str(), p.ratio());
+  }
+  for (auto& p : r.pairs)
+    if (p.name == "lifecycle" && p.server.failure.empty()) {
+      std::printf("  lifecycle per operation (server, closed loop; %" PRIu64
+                  " calls completed in all phases):\n",
+                  p.server.calls);
+      for (auto& [name, s] : p.server.closed.per_op)
+        std::printf("    %-22s %8zu  p50 %.3f  p99 %.3f ms\n", name.c_str(),
+                    s.count, s.p50, s.p99);
+      std::printf("\n");
+    }
+  if (r.getall)
+    for (auto& s : r.getall->sizes)
+      std::printf("  getall     %7" PRIu64 " agents: median %.0f ms (best "
+                  "%.0f), %.1f MiB body%s\n",
+                  s.agents, s.median_ms, s.best_ms,
+                  static_cast<double>(s.bytes) / 1048576.0,
+                  s.valid ? "" : "  WRONG ANSWER");
+  std::printf("\n  targets:\n");
+  for (auto& v : verdicts)
+    std::printf("    %-60s %-22s %-12s %s\n", v.target.c_str(),
+                v.measured.c_str(), v.limit.c_str(),
+                !v.applies ? "n/a (smaller run)" : v.met ? "met" : "MISSED");
+  std::printf("\n");
+}
+
+bool wrong_answers(const target_result& t) {
+  auto bad = [](const phase_result& p) {
+    return p.stats.errors + p.stats.failures > 0;
+  };
+  if (!t.failure.empty() || bad(t.closed) || t.exit_code != 0)
+    return true;
+  return std::any_of(t.open.begin(), t.open.end(), bad);
+}
+
+int run(const options& o) {
+  std::printf("recording-bench: scenarios");
+  for (auto& s : o.scenarios)
+    std::printf(" %s", s.c_str());
+  std::printf("; server %s; baseline %s\n", rapi::test::binary_path().c_str(),
+              RAPI_BASELINE_BINARY);
+  std::fflush(stdout);
+  results r;
+  for (const char* sc : {"status", "lifecycle"}) {
+    if (!wants(o, sc))
+      continue;
+    scenario_pair p;
+    p.name = sc;
+    p.baseline = run_target(sc, true, o);
+    p.server = run_target(sc, false, o);
+    std::printf("[%s] server / baseline: %.2f\n", sc, p.ratio());
+    r.pairs.push_back(std::move(p));
+  }
+  if (wants(o, "getall"))
+    r.getall = run_getall(o);
+  if (wants(o, "provision"))
+    r.provision = run_provision(o);
+
+  const auto verdicts = judge(o, r);
+  print_table(o, r, verdicts);
+  write_text_file(o.out, to_json(o, r, verdicts));
+  std::printf("results: %s\n", o.out.c_str());
+
+  bool wrong = false;
+  for (auto& p : r.pairs)
+    wrong = wrong || wrong_answers(p.baseline) || wrong_answers(p.server);
+  if (r.getall) {
+    wrong = wrong || !r.getall->failure.empty() || r.getall->exit_code != 0;
+    for (auto& s : r.getall->sizes)
+      wrong = wrong || !s.valid;
+  }
+  if (r.provision)
+    wrong = wrong || r.provision->exit_code != 0;
+  if (wrong)
+    std::printf("** wrong answers or failures (see above) **\n");
+  return wrong ? 1 : 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);
+  options o;
+  try {
+    o = parse_options(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "recording-bench: " << e.what() << "\n" << usage_text;
+    return 2;
+  }
+  try {
+    if (!o.render.empty())
+      return render_report(o.render, o.markdown, o.svg, o.notes);
+    return run(o);
+  } catch (const std::exception& e) {
+    std::cerr << "recording-bench: " << e.what() << "\n";
+    return 1;
+  }
+}
