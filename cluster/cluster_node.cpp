@@ -186,17 +186,21 @@ void node::backoff(int& attempt) {
 
 // -- publishing ---------------------------------------------------------------
 
-bool node::publish_some(connection& c) {
+bool node::publish_new(connection& c, pipeline& p) {
+  if (p.unconfirmed.size() >= max_batch)
+    return true;
   std::vector<std::pair<std::string, std::string>> batch;
-  auto st = store_.scan(outbox_prefix, "",
+  // Strictly after the last key sent on this connection.
+  std::string from = p.last_key.empty() ? std::string(outbox_prefix)
+                                        : p.last_key + '\x01';
+  auto st = store_.scan(outbox_prefix, from,
                         [&](std::string_view k, std::string_view v) {
                           batch.emplace_back(std::string(k), std::string(v));
-                          return batch.size() < max_batch;
+                          return p.unconfirmed.size() + batch.size()
+                                 < max_batch;
                         });
   if (!st.ok())
     return false;
-  if (batch.empty())
-    return true;
   amqp_basic_properties_t props;
   std::memset(&props, 0, sizeof props);
   props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_CONTENT_TYPE_FLAG;
@@ -209,38 +213,41 @@ bool node::publish_some(connection& c) {
                            amqp_empty_bytes, 0, 0, &props, body)
         != AMQP_STATUS_OK)
       return false;
+    // Confirm tags count publishes on the channel, from 1.
+    p.unconfirmed.emplace_back(++c.sent, k);
+    p.last_key = k;
   }
-  // Publisher confirms: delivery tags count publishes on this channel.
-  std::uint64_t confirmed = 0;
-  const std::uint64_t want = batch.size();
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (confirmed < want) {
-    amqp_frame_t frame;
-    timeval tv{0, 200'000};
-    auto rc = amqp_simple_wait_frame_noblock(c.conn, &frame, &tv);
-    if (rc == AMQP_STATUS_TIMEOUT) {
-      if (std::chrono::steady_clock::now() > deadline)
-        return false;
-      continue;
-    }
-    if (rc != AMQP_STATUS_OK || frame.frame_type != AMQP_FRAME_METHOD)
-      return false;
-    if (frame.payload.method.id == AMQP_BASIC_ACK_METHOD) {
-      auto* ack = static_cast<amqp_basic_ack_t*>(frame.payload.method.decoded);
-      // Tags of this round start after those of earlier rounds.
-      auto tag = ack->delivery_tag - c.sent;
-      confirmed = ack->multiple ? std::max(confirmed, tag) : confirmed + 1;
-    } else if (frame.payload.method.id == AMQP_BASIC_NACK_METHOD) {
-      return false;
-    }
-  }
-  c.sent += want;
+  return true;
+}
+
+bool node::read_confirms(connection& c, pipeline& p, int wait_us) {
+  amqp_frame_t frame;
+  timeval tv{0, wait_us};
+  auto rc = amqp_simple_wait_frame_noblock(c.conn, &frame, &tv);
+  if (rc == AMQP_STATUS_TIMEOUT)
+    return true;
+  if (rc != AMQP_STATUS_OK || frame.frame_type != AMQP_FRAME_METHOD)
+    return rc == AMQP_STATUS_OK; // heartbeats and the like
+  if (frame.payload.method.id == AMQP_BASIC_NACK_METHOD)
+    return false; // republished after reconnecting
+  if (frame.payload.method.id != AMQP_BASIC_ACK_METHOD)
+    return true;
+  auto* ack = static_cast<amqp_basic_ack_t*>(frame.payload.method.decoded);
+  // Delete what the broker now holds: the outbox entry goes only on confirm.
   write_batch done;
-  for (auto& [k, v] : batch)
-    done.erase(k);
-  store_.write(done);
-  published_ += want;
-  outbox_depth_ -= static_cast<std::int64_t>(want);
+  while (!p.unconfirmed.empty()
+         && (p.unconfirmed.front().first == ack->delivery_tag
+             || (ack->multiple
+                 && p.unconfirmed.front().first <= ack->delivery_tag))) {
+    done.erase(p.unconfirmed.front().second);
+    p.unconfirmed.pop_front();
+  }
+  if (!done.empty()) {
+    store_.write(done);
+    auto n = static_cast<std::int64_t>(done.ops.size());
+    published_ += static_cast<std::uint64_t>(n);
+    outbox_depth_ -= n;
+  }
   return true;
 }
 
@@ -271,42 +278,55 @@ void node::publisher_loop() {
       broker_in_use_ = used;
       dirty_ = true;
     }
+    // Publishing does not wait for confirms: new entries go out while
+    // earlier ones are still being confirmed, so one slow confirm never
+    // holds the next change back.
+    pipeline p;
     bool healthy = true;
-    while (healthy && !stopping_.load()) {
-      if (std::chrono::steady_clock::now() - last_hello
-          > std::chrono::seconds(5)) {
+    auto drain_until = std::chrono::steady_clock::time_point::max();
+    while (healthy) {
+      if (stopping_.load() && drain_until
+                                == std::chrono::steady_clock::time_point::max())
+        drain_until = std::chrono::steady_clock::now()
+                      + std::chrono::seconds(3);
+      if (std::chrono::steady_clock::now() > drain_until)
+        break;
+      if (!stopping_.load()
+          && std::chrono::steady_clock::now() - last_hello
+               > std::chrono::seconds(5)) {
         last_hello = std::chrono::steady_clock::now();
         enqueue_raw(encode_control(settings_.server_id, message_type::hello));
       }
+      bool more;
       {
         std::unique_lock<std::mutex> lock{mtx_};
-        wake_.wait_for(lock, std::chrono::seconds(1),
-                       [this] { return dirty_ || stopping_.load(); });
+        if (p.unconfirmed.empty() && !dirty_ && !stopping_.load())
+          wake_.wait_for(lock, std::chrono::seconds(1));
+        more = dirty_ || stopping_.load();
         dirty_ = false;
       }
-      // Drain everything committed so far, in key order.
-      for (;;) {
-        auto before = published_.load();
-        if (!publish_some(c)) {
-          healthy = false;
-          break;
-        }
-        if (published_.load() == before)
-          break;
+      if (more && !publish_new(c, p)) {
+        healthy = false;
+        break;
       }
-    }
-    // Shutting down with a working connection: publish what the outbox
-    // holds (the actors have stopped, so nothing new arrives), for at most
-    // a few seconds. Whatever is left waits for the next start.
-    if (healthy && stopping_.load()) {
-      auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
-      while (std::chrono::steady_clock::now() < until) {
-        auto before = published_.load();
-        if (!publish_some(c) || published_.load() == before)
-          break;
+      if (p.unconfirmed.empty()) {
+        if (stopping_.load() && outbox_depth_.load() <= 0)
+          break; // everything is out
+        continue;
+      }
+      // Confirms are usually there within a millisecond; look again for
+      // new entries at least that often.
+      if (!read_confirms(c, p, 1000))
+        healthy = false;
+      if (p.unconfirmed.size() < max_batch) {
+        std::lock_guard<std::mutex> guard{mtx_};
+        dirty_ = dirty_ || outbox_depth_.load()
+                             > static_cast<std::int64_t>(p.unconfirmed.size());
       }
     }
     pub_connected_ = false;
+    if (stopping_.load())
+      return;
   }
 }
 

@@ -101,7 +101,13 @@ private:
 
   void publisher_loop();
   void consumer_loop();
-  bool publish_some(connection& c);
+  /// Publishes without waiting: what has been sent and awaits a confirm.
+  struct pipeline {
+    std::deque<std::pair<std::uint64_t, std::string>> unconfirmed;
+    std::string last_key;
+  };
+  bool publish_new(connection& c, pipeline& p);
+  bool read_confirms(connection& c, pipeline& p, int wait_us);
   void handle(const std::string& body, std::uint64_t tag,
               std::uint64_t generation);
   void answer_sync();
