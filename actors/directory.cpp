@@ -7,7 +7,8 @@
 namespace rapi {
 
 std::optional<id_kind> parse_id_kind(std::string_view s) {
-  if (iequals(s, "Id") || iequals(s, "AgentId"))
+  // "Agent ID" is how the vendor's parameter list spells it.
+  if (iequals(s, "Id") || iequals(s, "AgentId") || iequals(s, "Agent ID"))
     return id_kind::id;
   if (iequals(s, "Phone") || iequals(s, "AgentPhone"))
     return id_kind::phone;
