@@ -208,7 +208,7 @@ agent_actor_impl(agent_actor::stateful_pointer<agent_actor_state> self,
 /// The actor of `entry`, spawned on first use.
 std::shared_ptr<agent_actor> actor_of(const agent_entry_ptr& entry,
                                       const agent_services* svc) {
-  std::lock_guard<std::mutex> guard{entry->spawn_mtx};
+  std::lock_guard<std::mutex> guard{entry->spawn_mtx()};
   if (!entry->actor) {
     auto live = entry->live();
     auto handle = svc->sys->spawn(agent_actor_impl, entry,
@@ -233,7 +233,7 @@ void send_to_agent(const agent_entry_ptr& entry, agent_request req,
 
 void stop_agent(const agent_entry& entry) {
   auto& e = const_cast<agent_entry&>(entry);
-  std::lock_guard<std::mutex> guard{e.spawn_mtx};
+  std::lock_guard<std::mutex> guard{e.spawn_mtx()};
   if (auto handle = std::static_pointer_cast<agent_actor>(e.actor))
     caf::anon_send_exit(*handle, caf::exit_reason::user_shutdown);
 }

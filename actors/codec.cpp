@@ -446,8 +446,40 @@ bool decode_profile(const json_value& v, agent_profile& out, std::string& error,
   }
   out = agent_profile{};
   std::optional<std::int64_t> id;
+  // Each field once, whatever its spelling or alias: two values for one
+  // field are ambiguous.
+  std::vector<const char*> seen;
+  auto once = [&](const char* field, const std::string& key) {
+    for (auto* s : seen)
+      if (s == field) {
+        error = std::string(field) + " is given twice (again as '" + key
+                + "')";
+        return false;
+      }
+    seen.push_back(field);
+    return true;
+  };
   for (auto& [key, val] : v.members) {
     bool ok = true;
+    const char* field = nullptr;
+    if (iequals(key, "AgentId") || iequals(key, "Id"))
+      field = "AgentID";
+    else if (iequals(key, "BusinessUnit"))
+      field = "BusinessUnit";
+    else if (iequals(key, "AgentPhone") || iequals(key, "Phone"))
+      field = "AgentPhone";
+    else if (iequals(key, "SystemUsername"))
+      field = "SystemUsername";
+    else if (iequals(key, "CrmUsername"))
+      field = "CrmUsername";
+    else if (iequals(key, "Username"))
+      field = "Username";
+    else if (iequals(key, "DeviceId"))
+      field = "DeviceId";
+    else if (iequals(key, "DeviceAlias"))
+      field = "DeviceAlias";
+    if (field != nullptr && !once(field, key))
+      return false;
     if (iequals(key, "AgentId") || iequals(key, "Id")) {
       ok = read_int_field(val, "AgentID", id, error);
     } else if (iequals(key, "BusinessUnit")) {

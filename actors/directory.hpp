@@ -62,7 +62,13 @@ public:
   /// agents have none until their first command (spawned under
   /// `spawn_mtx`), which keeps a million provisioned agents cheap.
   std::shared_ptr<void> actor;
-  std::mutex spawn_mtx;
+
+  /// Guards `actor`. Striped (one of 256 mutexes by AgentID) rather than
+  /// one per agent: 40 bytes saved on each of a million idle agents.
+  std::mutex& spawn_mtx() const {
+    static std::array<std::mutex, 256> stripes;
+    return stripes[static_cast<std::size_t>(id_) % stripes.size()];
+  }
   /// Commands sent to the actor and not yet being processed: its mailbox
   /// depth as operators see it (timer and commit messages not counted).
   std::atomic<std::int32_t> queued{0};

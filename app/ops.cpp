@@ -119,7 +119,7 @@ void operations::actors(const exchange_ptr& ex) const {
   std::vector<std::pair<std::int32_t, std::int64_t>> busy;
   for (auto& e : all) {
     {
-      std::lock_guard<std::mutex> guard{e->spawn_mtx};
+      std::lock_guard<std::mutex> guard{e->spawn_mtx()};
       spawned += e->actor ? 1 : 0;
     }
     auto q = e->queued.load();
@@ -170,20 +170,20 @@ void operations::actor(const std::string& param,
   auto id = parse_int(param);
   if (!id || *id <= 0) {
     ex->fail(bad_request("InvalidParameter",
-                         "AgentID '" + param.substr(0, 64)
+                         "AgentID '" + utf8_prefix(param, 64)
                            + "' in the path is not an integer greater than 0"));
     return;
   }
   auto e = d_.dir->find_id(*id);
   if (!e || e->removed.load()) {
     ex->fail({404, "AgentNotFound",
-              "AgentID '" + param.substr(0, 64) + "' matched no agent"});
+              "AgentID '" + utf8_prefix(param, 64) + "' matched no agent"});
     return;
   }
   ex->agent_id = e->id();
   bool spawned;
   {
-    std::lock_guard<std::mutex> guard{e->spawn_mtx};
+    std::lock_guard<std::mutex> guard{e->spawn_mtx()};
     spawned = static_cast<bool>(e->actor);
   }
   auto live = e->live();
@@ -280,7 +280,7 @@ std::string operations::metrics_text() const {
   std::int64_t queued = 0, queued_max = 0;
   for (auto& e : all) {
     {
-      std::lock_guard<std::mutex> guard{e->spawn_mtx};
+      std::lock_guard<std::mutex> guard{e->spawn_mtx()};
       actors += e->actor ? 1 : 0;
     }
     auto q = std::max<std::int64_t>(0, e->queued.load());

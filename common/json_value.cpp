@@ -1,12 +1,65 @@
 #include "common/json_value.hpp"
 
+#include <algorithm>
 #include <limits>
+#include <vector>
 
 #include <rapidjson/encodedstream.h>
 #include <rapidjson/encodings.h>
 #include <rapidjson/error/en.h>
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
+
+namespace rapi {
+namespace {
+/// Tags the work stack of our reader (see the specialisation below).
+struct parse_stack_allocator : rapidjson::CrtAllocator {};
+} // namespace
+} // namespace rapi
+
+/// RapidJSON 1.1.0 (Debian 12) allocates its reader's work stack lazily
+/// and checks for room with `stackTop_ + n > stackEnd_` while both are
+/// null: pointer arithmetic on a null pointer, undefined behaviour on the
+/// first push of every parse (UBSan: "applying non-zero offset to null
+/// pointer", found by tests/fuzz; fixed upstream in Tencent/rapidjson
+/// 16872af, after the last release). Our reader uses this stack instead:
+/// the same push/pop interface the reader needs, over a buffer that
+/// exists from the start.
+template <>
+class rapidjson::internal::Stack<rapi::parse_stack_allocator> {
+public:
+  Stack(rapi::parse_stack_allocator*, std::size_t capacity)
+    : bytes_(capacity > 0 ? capacity : 256) {}
+
+  void Clear() { top_ = 0; }
+
+  template <typename T>
+  T* Push(std::size_t count = 1) {
+    const std::size_t n = sizeof(T) * count;
+    if (bytes_.size() - top_ < n)
+      bytes_.resize(std::max(bytes_.size() * 2, top_ + n));
+    T* p = reinterpret_cast<T*>(bytes_.data() + top_);
+    top_ += n;
+    return p;
+  }
+
+  template <typename T>
+  T* Pop(std::size_t count) {
+    RAPIDJSON_ASSERT(top_ >= sizeof(T) * count);
+    top_ -= sizeof(T) * count;
+    return reinterpret_cast<T*>(bytes_.data() + top_);
+  }
+
+  template <typename T>
+  T* Top() {
+    RAPIDJSON_ASSERT(top_ >= sizeof(T));
+    return reinterpret_cast<T*>(bytes_.data() + top_ - sizeof(T));
+  }
+
+private:
+  std::vector<char> bytes_;
+  std::size_t top_ = 0;
+};
 
 namespace rapi {
 
@@ -108,11 +161,21 @@ struct builder {
 bool parse_json(std::string_view text, json_value& out, json_parse_error& err,
                 std::size_t max_depth) {
   out = json_value{};
+  // RapidJSON stops at a NUL as if the text ended there: what follows
+  // would be ignored. A NUL is never part of a JSON text.
+  if (auto nul = text.find('\0'); nul != std::string_view::npos) {
+    err.offset = nul;
+    err.message = "a NUL byte (at byte " + std::to_string(nul)
+                  + ") is not allowed in JSON";
+    return false;
+  }
   builder b{&out, {}, {}, max_depth, {}};
   rapidjson::MemoryStream ms(text.data(), text.size());
   rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> is(
     ms);
-  rapidjson::Reader reader;
+  rapidjson::GenericReader<rapidjson::UTF8<>, rapidjson::UTF8<>,
+                          parse_stack_allocator>
+    reader;
   constexpr unsigned flags = rapidjson::kParseIterativeFlag
                              | rapidjson::kParseValidateEncodingFlag
                              | rapidjson::kParseNumbersAsStringsFlag;
@@ -178,10 +241,60 @@ std::optional<std::int64_t> parse_signed_int(std::string_view s) {
   return parse_int(s);
 }
 
+namespace {
+
+/// The length of the valid UTF-8 sequence starting at `s[i]` (a byte
+/// >= 0x80), or 0 when it is not one.
+std::size_t utf8_sequence(std::string_view s, std::size_t i) {
+  auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned c = b(i);
+  std::size_t len;
+  unsigned cp;
+  if ((c & 0xe0) == 0xc0) {
+    len = 2;
+    cp = c & 0x1f;
+  } else if ((c & 0xf0) == 0xe0) {
+    len = 3;
+    cp = c & 0x0f;
+  } else if ((c & 0xf8) == 0xf0) {
+    len = 4;
+    cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (i + len > s.size())
+    return 0;
+  for (std::size_t k = 1; k < len; ++k) {
+    if ((b(i + k) & 0xc0) != 0x80)
+      return 0;
+    cp = (cp << 6) | (b(i + k) & 0x3f);
+  }
+  if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800)
+      || (len == 4 && (cp < 0x10000 || cp > 0x10ffff))
+      || (cp >= 0xd800 && cp <= 0xdfff))
+    return 0;
+  return len;
+}
+
+} // namespace
+
 void append_json_string(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
   out.push_back('"');
-  for (unsigned char c : s) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      // Whatever a client sent (a path, a parameter echoed in a message),
+      // the JSON we write is valid UTF-8: a bad byte becomes U+FFFD.
+      auto len = utf8_sequence(s, i);
+      if (len == 0) {
+        out += "\xEF\xBF\xBD";
+      } else {
+        out.append(s.data() + i, len);
+        i += len - 1;
+      }
+      continue;
+    }
     switch (c) {
       case '"':
         out += "\\\"";
@@ -215,6 +328,19 @@ void append_json_string(std::string& out, std::string_view s) {
     }
   }
   out.push_back('"');
+}
+
+std::string utf8_prefix(std::string_view s, std::size_t max_bytes) {
+  if (s.size() <= max_bytes)
+    return std::string(s);
+  // s[n] is the first byte left out; while it continues a sequence, that
+  // sequence began inside the prefix: leave it out whole.
+  std::size_t n = max_bytes;
+  for (int k = 0; k < 3 && n > 0
+                  && (static_cast<unsigned char>(s[n]) & 0xc0) == 0x80;
+       ++k)
+    --n;
+  return std::string(s.substr(0, n));
 }
 
 bool valid_utf8(std::string_view s) {

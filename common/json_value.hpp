@@ -69,4 +69,8 @@ void append_json_string(std::string& out, std::string_view s);
 /// True when `s` is valid UTF-8 (no overlongs, no surrogates).
 bool valid_utf8(std::string_view s);
 
+/// The first `max_bytes` bytes of `s`, fewer when that would cut a UTF-8
+/// sequence in two (for quoting client text in messages).
+std::string utf8_prefix(std::string_view s, std::size_t max_bytes);
+
 } // namespace rapi

@@ -733,7 +733,9 @@ std::shared_ptr<const rules> load_zone(const std::string& name) {
 
 void append_time(std::string& out, timestamp t) {
   const std::int64_t days = floor_div(t, ms_per_day);
-  const std::int64_t in_day = t - days * ms_per_day;
+  // Not `t - days * ms_per_day`: for t within a day of INT64_MIN the
+  // product overflows (found by tests/fuzz/time_fuzz).
+  const std::int64_t in_day = (t % ms_per_day + ms_per_day) % ms_per_day;
   const civil_date date = civil_from_days(days);
   if (date.year < 0) out.push_back('-');
   append_digits(out,

@@ -2,6 +2,8 @@
 
 #include <limits>
 
+#include <malloc.h>
+
 #include "actors/codec.hpp"
 #include "http/openapi.hpp"
 #include "storage/keys.hpp"
@@ -46,7 +48,7 @@ command_kind command_for(route r) {
 
 http_error bad_agent_id(const std::string& s) {
   return bad_request("InvalidParameter",
-                     "AgentID '" + s.substr(0, 64)
+                     "AgentID '" + utf8_prefix(s, 64)
                        + "' in the path is not an integer greater than 0");
 }
 
@@ -137,12 +139,12 @@ void handlers::dispatch(listener l, const exchange_ptr& ex) {
   }
   if (m.status == 404) {
     ex->fail(not_found("RouteNotFound", "there is no route " + ex->method + " "
-                                          + ex->path.substr(0, 200)));
+                                          + utf8_prefix(ex->path, 200)));
     return;
   }
   if (m.status == 405) {
     ex->fail({405, "MethodNotAllowed",
-              "the route " + ex->path.substr(0, 200) + " does not accept "
+              "the route " + utf8_prefix(ex->path, 200) + " does not accept "
                 + ex->method + "; it accepts " + m.allow},
              {{"Allow", m.allow}});
     return;
@@ -427,7 +429,7 @@ void handlers::on_recordings_query(const exchange_ptr& ex,
     agent = parse_int(*agent_text);
     if (!agent || *agent <= 0)
       return ex->fail(bad_request("InvalidParameter",
-                                  "agentId '" + agent_text->substr(0, 64)
+                                  "agentId '" + utf8_prefix(*agent_text, 64)
                                     + "' is not an integer greater than 0"));
   }
   timestamp from = std::numeric_limits<timestamp>::min();
@@ -439,7 +441,7 @@ void handlers::on_recordings_query(const exchange_ptr& ex,
       if (!t)
         return ex->fail(bad_request("InvalidTime",
                                     std::string(name) + " '"
-                                      + (*text)->substr(0, 64)
+                                      + utf8_prefix(**text, 64)
                                       + "' is not a date-time"));
       *into = *t;
     }
@@ -462,9 +464,12 @@ void handlers::on_recordings_query(const exchange_ptr& ex,
                                   "cursor is not one this query returned"));
     start = *key + '\x01'; // strictly after the last key returned
   } else if (to != std::numeric_limits<timestamp>::max()) {
+    // INT64_MAX - to as the keys store it, in unsigned arithmetic: a `to`
+    // before 1970 would overflow int64 (found by tests/fuzz/dispatch_fuzz).
     start = prefix
             + keys::hex16(static_cast<std::uint64_t>(
-              std::numeric_limits<std::int64_t>::max() - to));
+                            std::numeric_limits<std::int64_t>::max())
+                          - static_cast<std::uint64_t>(to));
   }
   if (cid && cid->empty())
     cid.reset();
@@ -533,7 +538,7 @@ void handlers::on_recording_get(const exchange_ptr& ex, const std::string& id) {
     if (!value)
       return ex->fail(not_found("RecordingNotFound",
                                 "no recording has RecordingIdentifier '"
-                                  + id.substr(0, 64) + "'"));
+                                  + utf8_prefix(id, 64) + "'"));
     ok(ex, std::move(*value));
   });
 }
@@ -617,6 +622,10 @@ void handlers::on_put_agents(const exchange_ptr& ex, const request_params& p,
     append_agent(out, *e->profile(), *e->live());
     return ok(ex, std::move(out));
   }
+  // A big request body and its parse tree were just freed: hand the pages
+  // back, so that RSS reflects the agents rather than the last upload.
+  if (profiles.size() >= 10'000)
+    ::malloc_trim(0);
   ok(ex, "{\"Provisioned\":" + std::to_string(profiles.size())
            + ",\"Created\":" + std::to_string(res.created.size())
            + ",\"Updated\":" + std::to_string(res.updated.size()) + "}");

@@ -60,7 +60,7 @@ std::string straighten_quotes(std::string_view s) {
 std::string shorten(std::string_view s) {
   if (s.size() <= 64)
     return std::string(s);
-  return std::string(s.substr(0, 61)) + "...";
+  return utf8_prefix(s, 61) + "...";
 }
 
 } // namespace
@@ -106,13 +106,18 @@ http_error parse_form(std::string_view s, json_value& out) {
     if (!valid_utf8(*name) || !valid_utf8(*value))
       return bad_request("InvalidParameter",
                          "the query string is not valid UTF-8");
-    // The first occurrence of a name wins, like the body over the query.
-    if (member_ci(out, *name) == nullptr) {
-      json_value v;
-      v.type = json_value::kind::string;
-      v.text = std::move(*value);
-      out.members.emplace_back(std::move(*name), std::move(v));
-    }
+    if (name->empty())
+      continue; // "=x" names nothing
+    // A name given twice (in any case) is ambiguous: refuse to guess, as
+    // for a JSON body.
+    if (member_ci(out, *name) != nullptr)
+      return bad_request("InvalidParameter",
+                         "the parameter '" + shorten(*name)
+                           + "' is given twice");
+    json_value v;
+    v.type = json_value::kind::string;
+    v.text = std::move(*value);
+    out.members.emplace_back(std::move(*name), std::move(v));
   }
   return {};
 }

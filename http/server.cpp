@@ -10,6 +10,7 @@
 #include <asio/thread_pool.hpp>
 #include <restinio/all.hpp>
 
+#include "common/json_value.hpp"
 #include "common/uuid.hpp"
 
 namespace rapi {
@@ -26,20 +27,19 @@ public:
     using namespace restinio::connection_state;
     auto id = n.connection_id();
     const auto cause = n.cause();
+    std::lock_guard<std::mutex> guard{mtx_};
     if (restinio::get_if<accepted_t>(&cause) != nullptr) {
-      if (static_cast<std::size_t>(++open_) > max_) {
-        std::lock_guard<std::mutex> guard{mtx_};
+      open_ids_.insert(id);
+      if (open_ids_.size() > max_)
         over_.insert(id);
-        over_count_ = over_.size();
-      }
     } else if (restinio::get_if<closed_t>(&cause) != nullptr) {
-      --open_;
-      if (over_count_.load() > 0) {
-        std::lock_guard<std::mutex> guard{mtx_};
-        over_.erase(id);
-        over_count_ = over_.size();
-      }
+      // RESTinio may report one connection closed more than once: count
+      // by id, never by notices.
+      open_ids_.erase(id);
+      over_.erase(id);
     }
+    open_ = static_cast<std::int64_t>(open_ids_.size());
+    over_count_ = over_.size();
   }
 
   bool over_limit(std::uint64_t id) const {
@@ -56,6 +56,7 @@ private:
   std::atomic<std::int64_t> open_{0};
   std::atomic<std::size_t> over_count_{0};
   mutable std::mutex mtx_;
+  std::unordered_set<std::uint64_t> open_ids_;
   std::unordered_set<std::uint64_t> over_;
 };
 
@@ -199,6 +200,29 @@ struct http_server::impl {
       ++limits.body;
     } else {
       ex->body = req->body();
+    }
+    // HTTP framing the parser lets through but RFC 9112 forbids: more than
+    // one Host, white space in a field name (a request-smuggling vector).
+    // (RESTinio does not pass on the request's HTTP version, so a missing
+    // Host cannot be told from a legal HTTP/1.0 request and is accepted.)
+    {
+      std::size_t hosts = 0;
+      bool bad_name = false;
+      head.for_each_field([&](const restinio::http_header_field_t& f) {
+        if (iequals(f.name(), "Host"))
+          ++hosts;
+        for (char c : f.name())
+          bad_name = bad_name || c == ' ' || c == '\t';
+      });
+      const char* why = nullptr;
+      if (hosts > 1)
+        why = "the request has more than one Host header";
+      else if (bad_name)
+        why = "a header field name contains white space";
+      if (why != nullptr) {
+        ex->fail({400, "BadRequest", why}, {{"Connection", "close"}});
+        return restinio::request_accepted();
+      }
     }
     auto& conns = l == listener::api ? api_conns : admin_conns;
     if (conns->over_limit(req->connection_id())) {

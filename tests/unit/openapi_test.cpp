@@ -305,7 +305,7 @@ BOOST_AUTO_TEST_CASE(error_codes_are_the_servers) {
         "InvalidParameter", "InvalidAgentIdentifier", "InvalidMetadata",
         "InvalidTime", "MethodNotAllowed", "Conflict", "PayloadTooLarge",
         "StorageFailure", "InternalError", "Starting", "ShuttingDown",
-        "Unauthorized"})
+        "Unauthorized", "BadRequest", "TooManyConnections"})
     BOOST_TEST(documented.count(code) == 1u, code);
 }
 

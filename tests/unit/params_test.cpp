@@ -126,9 +126,11 @@ BOOST_AUTO_TEST_CASE(query_string_is_url_decoded) {
   BOOST_TEST(text(p, "value") == "CORP\\jdoe");
   BOOST_TEST(text(p, "crmusername") == "j doe@crm");
   BOOST_TEST(text(p, "empty") == "");
-  // The first occurrence of a name wins.
-  auto q = params("", "value=1&VALUE=2");
-  BOOST_TEST(text(q, "Value") == "1");
+  // A name given twice, in any case, is ambiguous: 400.
+  auto twice = parse_error("", "value=1&VALUE=2");
+  BOOST_TEST(twice.status == 400);
+  BOOST_TEST(twice.code == "InvalidParameter");
+  BOOST_TEST(twice.message.find("VALUE") != std::string::npos);
   auto bad = parse_error("", "value=%zz");
   BOOST_TEST(bad.status == 400);
   BOOST_TEST(parse_error("", "value=%4").status == 400);
