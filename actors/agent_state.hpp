@@ -19,9 +19,11 @@ struct agent_settings {
   /// At most this many metadata keys on one call or session.
   std::size_t max_metadata_keys = 64;
   /// How long completed recordings stay in memory so that a retroactive
-  /// blackout can still mark them.
+  /// blackout can still mark them, and how many at most. Every write of the
+  /// agent's state carries them, so the bound is kept small: a CRM's
+  /// retroactive start is seconds to minutes in the past.
   std::int64_t recent_window_ms = 172'800'000;
-  std::size_t recent_max = 32;
+  std::size_t recent_max = 8;
   /// Hands out increasing recording sequence numbers; the default is a
   /// process-wide counter seeded from the wall clock at start.
   std::function<std::uint64_t()> next_seq;
