@@ -41,7 +41,6 @@
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "bench/bench_util.hpp"
@@ -90,6 +89,10 @@ struct load_settings {
   double late_ms = 1.0;
   /// Bodies of the first non-200 answers kept for the report.
   unsigned keep_errors = 5;
+  /// Answers slower than this count as slow in the timeline.
+  double slow_ms = 2.0;
+  /// When set and true, the run ends now (as if `end` had come).
+  const std::atomic<bool>* stop = nullptr;
 };
 
 /// What one worker measured.
@@ -110,7 +113,19 @@ struct load_stats {
   double max_lag_ms = 0;       ///< open loop: worst send delay
   std::map<int, std::uint64_t> statuses; ///< non-200 statuses
   std::vector<std::string> first_errors;
+  /// Per `timeline_bucket_ms` since the window's start (measured
+  /// requests, by answer time): answers, slowest latency, answers slower
+  /// than `slow_ms`. Shows whether slow answers come in bursts.
+  struct bucket {
+    std::uint64_t answers = 0;
+    std::uint64_t slow = 0;
+    double max_ms = 0;
+  };
+  std::vector<bucket> timeline;
 };
+
+/// Width of a `load_stats::timeline` bucket.
+constexpr double timeline_bucket_ms = 250;
 
 /// Adds `b` into `a`.
 inline void merge_stats(load_stats& a, const load_stats& b) {
@@ -137,6 +152,14 @@ inline void merge_stats(load_stats& a, const load_stats& b) {
   for (auto& e : b.first_errors)
     if (a.first_errors.size() < 5)
       a.first_errors.push_back(e);
+  if (a.timeline.size() < b.timeline.size())
+    a.timeline.resize(b.timeline.size());
+  for (std::size_t i = 0; i < b.timeline.size(); ++i) {
+    a.timeline[i].answers += b.timeline[i].answers;
+    a.timeline[i].slow += b.timeline[i].slow;
+    a.timeline[i].max_ms = std::max(a.timeline[i].max_ms,
+                                    b.timeline[i].max_ms);
+  }
 }
 
 /// Live counters the main thread prints progress from.
@@ -157,8 +180,6 @@ public:
     for (auto& c : conns_)
       if (c.fd >= 0)
         ::close(c.fd);
-    if (timer_fd_ >= 0)
-      ::close(timer_fd_);
     if (ep_ >= 0)
       ::close(ep_);
   }
@@ -174,16 +195,14 @@ public:
     conns_.resize(s_.connections);
     for (std::size_t i = 0; i < conns_.size(); ++i)
       open_conn(i);
-    if (s_.rate > 0) {
-      timer_fd_ = ::timerfd_create(CLOCK_MONOTONIC,
-                                   TFD_NONBLOCK | TFD_CLOEXEC);
-      if (timer_fd_ < 0)
-        throw std::runtime_error("timerfd_create failed");
-      epoll_event ev{};
-      ev.events = EPOLLIN;
-      ev.data.u64 = timer_key;
-      ::epoll_ctl(ep_, EPOLL_CTL_ADD, timer_fd_, &ev);
-    }
+  }
+
+  /// Sets when sending starts, and the measured window [from, end).
+  void set_window(clock::time_point start, clock::time_point from,
+                  clock::time_point end) {
+    s_.start = start;
+    s_.from = from;
+    s_.end = end;
   }
 
   /// Runs until `end` plus the drain; call `connect_all` first.
@@ -199,13 +218,17 @@ public:
                                                  * interval_s));
     };
     clock::time_point next_due = due_at(0);
-    const auto drain_end = s_.end + s_.drain;
+    auto drain_end = s_.end + s_.drain;
     auto last_timeout_check = clock::now();
     std::vector<epoll_event> events(256);
     load_request req;
 
     while (true) {
       auto now = clock::now();
+      if (s_.stop && now < s_.end && s_.stop->load()) {
+        s_.end = now;
+        drain_end = now + s_.drain;
+      }
       const bool issuing = now < s_.end;
       if (!issuing && in_flight_ == 0 && backlog_.empty())
         break;
@@ -239,44 +262,24 @@ public:
               ++stats_.waited;
           waited_upto_ = backlog_.back().second + 1;
         }
-        if (next_due < s_.end) {
-          itimerspec its{};
-          const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                            next_due.time_since_epoch())
-                            .count();
-          its.it_value.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
-          its.it_value.tv_nsec = static_cast<long>(ns % 1'000'000'000);
-          ::timerfd_settime(timer_fd_, TFD_TIMER_ABSTIME, &its, nullptr);
-        }
       } else if (issuing) {
         while (!idle_.empty() && w_.next(req))
           send(req, now, now);
       }
 
-      int wait_ms = 50;
-      if (!open && !issuing)
-        wait_ms = 10;
-      if (!open && issuing) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            s_.end - now)
-                            .count()
-                          + 1;
-        wait_ms = static_cast<int>(std::min<long long>(wait_ms, left));
-      }
-      const int n = ::epoll_wait(ep_, events.data(),
-                                 static_cast<int>(events.size()), wait_ms);
-      if (n < 0 && errno != EINTR)
-        throw std::runtime_error("epoll_wait failed");
-      for (int k = 0; k < n; ++k) {
-        const auto key = events[k].data.u64;
-        if (key == timer_key) {
-          std::uint64_t expirations;
-          [[maybe_unused]] auto r =
-            ::read(timer_fd_, &expirations, sizeof expirations);
-          continue;
-        }
-        on_event(static_cast<std::size_t>(key), events[k].events);
-      }
+      // Sleep until an answer arrives or the next request is due (with
+      // nanosecond precision: epoll_pwait2, no timer descriptor to arm and
+      // read per request).
+      clock::duration wait = std::chrono::milliseconds(50);
+      if (open && next_due < s_.end)
+        wait = std::min(wait, next_due - now);
+      else if (!open)
+        wait = std::min<clock::duration>(
+          wait, issuing ? s_.end - now : std::chrono::milliseconds(10));
+      const int n = wait_events(events, std::max(wait, clock::duration{}));
+      for (int k = 0; k < n; ++k)
+        on_event(static_cast<std::size_t>(events[k].data.u64),
+                 events[k].events);
 
       now = clock::now();
       if (now - last_timeout_check > std::chrono::milliseconds(100)) {
@@ -293,7 +296,28 @@ public:
   load_stats& stats() { return stats_; }
 
 private:
-  static constexpr std::uint64_t timer_key = ~std::uint64_t{0};
+  /// epoll_pwait2 (Linux 5.11) with a `wait` timeout; epoll_wait with the
+  /// timeout rounded up to whole milliseconds where it is missing.
+  int wait_events(std::vector<epoll_event>& events, clock::duration wait) {
+    const auto ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(wait).count();
+    int n = -1;
+    if (have_pwait2_) {
+      timespec ts{};
+      ts.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
+      ts.tv_nsec = static_cast<long>(ns % 1'000'000'000);
+      n = ::epoll_pwait2(ep_, events.data(), static_cast<int>(events.size()),
+                         &ts, nullptr);
+      if (n < 0 && errno == ENOSYS)
+        have_pwait2_ = false;
+    }
+    if (!have_pwait2_)
+      n = ::epoll_wait(ep_, events.data(), static_cast<int>(events.size()),
+                       static_cast<int>((ns + 999'999) / 1'000'000));
+    if (n < 0 && errno != EINTR)
+      throw std::runtime_error("epoll_wait failed");
+    return std::max(n, 0);
+  }
 
   struct conn {
     int fd = -1;
@@ -340,8 +364,8 @@ private:
   }
 
   void send(load_request& req, clock::time_point due, clock::time_point now) {
-    const std::size_t i = idle_.back();
-    idle_.pop_back();
+    const std::size_t i = idle_.front();
+    idle_.pop_front();
     conn& c = conns_[i];
     std::swap(c.req, req);
     c.out.swap(c.req.wire); // keep the request's buffer for reuse
@@ -488,6 +512,16 @@ private:
       if (s_.rate > 0)
         stats_.service_ms.push_back(ms_between(c.sent, now));
       ++stats_.measured;
+      const double at = ms_between(s_.from, now);
+      if (at >= 0) {
+        const auto b = static_cast<std::size_t>(at / timeline_bucket_ms);
+        if (b >= stats_.timeline.size())
+          stats_.timeline.resize(b + 1);
+        auto& bk = stats_.timeline[b];
+        ++bk.answers;
+        bk.slow += ms > s_.slow_ms ? 1 : 0;
+        bk.max_ms = std::max(bk.max_ms, ms);
+      }
     }
     if (now >= s_.from && now < s_.end)
       ++stats_.completed_in_window;
@@ -568,9 +602,11 @@ private:
   load_progress& progress_;
   load_stats stats_;
   int ep_ = -1;
-  int timer_fd_ = -1;
+  bool have_pwait2_ = true;
   std::vector<conn> conns_;
-  std::vector<std::size_t> idle_;
+  /// Free connections, used in turn (FIFO) so none sits idle long enough
+  /// for the server's idle timeout (`limits.read_timeout_ms`).
+  std::deque<std::size_t> idle_;
   std::deque<std::pair<clock::time_point, std::uint64_t>> backlog_;
   std::uint64_t waited_upto_ = 0;
   std::size_t in_flight_ = 0;

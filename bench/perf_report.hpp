@@ -45,7 +45,8 @@ inline std::string str(const value& v, const char* key) {
 }
 
 /// `v[a][b]...` or nullptr.
-inline const value* path(const value& v, std::initializer_list<const char*> keys) {
+inline const value* path(const value& v,
+                         std::initializer_list<const char*> keys) {
   const value* cur = &v;
   for (const char* k : keys) {
     cur = member(*cur, k);
@@ -107,26 +108,27 @@ struct series {
   std::vector<point> points;
 };
 
-/// "Nice" step for about `n` ticks over [0, max].
-inline double nice_step(double max, int n) {
-  const double raw = max / n;
-  const double mag = std::pow(10.0, std::floor(std::log10(raw)));
-  for (double m : {1.0, 2.0, 2.5, 5.0, 10.0})
-    if (raw <= m * mag)
-      return m * mag;
-  return 10 * mag;
+/// "1k", "20k", "500" for an axis label.
+inline std::string rate_label(double x) {
+  return x >= 1e6 ? f("%gM", x / 1e6)
+         : x >= 1000 ? f("%gk", x / 1000)
+                     : f("%g", x);
 }
 
-/// One panel at (`ox`, `oy`) of `w` x `h`: linear x (req/s), log y (ms).
+/// One panel at (`ox`, `oy`) of `w` x `h`: log x (req/s), log y (ms).
+/// Both axes are logarithmic: the server's and the baseline's rates can be
+/// an order of magnitude apart, and so can their latencies.
 inline void svg_panel(std::ostringstream& o, double ox, double oy, double w,
                       double h, const std::string& title,
                       const std::vector<series>& ss, double target_ms) {
   const double left = 64, right = 16, top = 30, bottom = 46;
   const double pw = w - left - right, ph = h - top - bottom;
-  double xmax = 1, ymin = 1e9, ymax = 0;
+  double xmin = 1e12, xmax = 1, ymin = 1e9, ymax = 0;
   for (auto& s : ss)
     for (auto& p : s.points) {
       xmax = std::max(xmax, p.x);
+      if (p.x > 0)
+        xmin = std::min(xmin, p.x);
       if (p.y > 0) {
         ymin = std::min(ymin, p.y);
         ymax = std::max(ymax, p.y);
@@ -137,9 +139,14 @@ inline void svg_panel(std::ostringstream& o, double ox, double oy, double w,
     ymin = 0.01;
   const double lo = std::floor(std::log10(std::max(ymin, 1e-3)));
   const double hi = std::ceil(std::log10(ymax * 1.01));
-  const double step = nice_step(xmax * 1.05, 5);
-  const double xtop = std::ceil(xmax * 1.05 / step) * step;
-  auto X = [&](double x) { return ox + left + x / xtop * pw; };
+  if (xmin > xmax)
+    xmin = 1;
+  const double xlo = std::log10(xmin / 1.4);
+  const double xhi = std::max(xlo + 1, std::log10(xmax * 1.4));
+  auto X = [&](double x) {
+    const double l = std::log10(std::max(x, std::pow(10.0, xlo)));
+    return ox + left + (l - xlo) / (xhi - xlo) * pw;
+  };
   auto Y = [&](double y) {
     const double l = std::log10(std::max(y, std::pow(10.0, lo)));
     return oy + top + ph - (l - lo) / (hi - lo) * ph;
@@ -163,17 +170,19 @@ inline void svg_panel(std::ostringstream& o, double ox, double oy, double w,
                                     v))
       << "</text>\n";
   }
-  for (double x = 0; x <= xtop + 1e-9; x += step) {
-    o << "<line x1=\"" << X(x) << "\" x2=\"" << X(x) << "\" y1=\""
-      << oy + top << "\" y2=\"" << oy + top + ph
-      << "\" stroke=\"#f0f0f0\"/>\n";
-    o << "<text x=\"" << X(x) << "\" y=\"" << oy + top + ph + 16
-      << "\" text-anchor=\"middle\">"
-      << (xtop >= 10'000 ? f("%.0fk", x / 1000) : f("%.0f", x))
-      << "</text>\n";
-  }
+  for (double d = std::floor(xlo); d < xhi; d += 1)
+    for (double m : {1.0, 2.0, 5.0}) {
+      const double x = m * std::pow(10.0, d);
+      if (std::log10(x) < xlo || std::log10(x) > xhi)
+        continue;
+      o << "<line x1=\"" << X(x) << "\" x2=\"" << X(x) << "\" y1=\""
+        << oy + top << "\" y2=\"" << oy + top + ph << "\" stroke=\""
+        << (m == 1.0 ? "#e5e5e5" : "#f3f3f3") << "\"/>\n";
+      o << "<text x=\"" << X(x) << "\" y=\"" << oy + top + ph + 16
+        << "\" text-anchor=\"middle\">" << rate_label(x) << "</text>\n";
+    }
   o << "<text x=\"" << ox + left + pw / 2 << "\" y=\"" << oy + h - 10
-    << "\" text-anchor=\"middle\">offered rate (requests/s)</text>\n";
+    << "\" text-anchor=\"middle\">offered rate (requests/s, log)</text>\n";
   o << "<text transform=\"translate(" << ox + 16 << "," << oy + top + ph / 2
     << ") rotate(-90)\" text-anchor=\"middle\">latency (ms, log)</text>\n";
   if (target_ms > 0) {
@@ -181,15 +190,16 @@ inline void svg_panel(std::ostringstream& o, double ox, double oy, double w,
     o << "<line x1=\"" << ox + left << "\" x2=\"" << ox + left + pw
       << "\" y1=\"" << y << "\" y2=\"" << y
       << "\" stroke=\"#d62728\" stroke-dasharray=\"2,3\"/>\n";
-    o << "<text x=\"" << ox + left + pw - 4 << "\" y=\"" << y - 4
-      << "\" text-anchor=\"end\" fill=\"#d62728\">p99 target "
+    o << "<text x=\"" << ox + left + 4 << "\" y=\"" << y - 4
+      << "\" fill=\"#d62728\">p99 target "
       << f("%.0f", target_ms) << " ms</text>\n";
   }
   for (auto& s : ss) {
     if (s.points.empty())
       continue;
     o << "<polyline fill=\"none\" stroke=\"" << s.color
-      << "\" stroke-width=\"2\"" << (s.dashed ? " stroke-dasharray=\"6,4\"" : "")
+      << "\" stroke-width=\"2\""
+      << (s.dashed ? " stroke-dasharray=\"6,4\"" : "")
       << " points=\"";
     for (auto& p : s.points)
       o << X(p.x) << "," << Y(p.y) << " ";
@@ -226,7 +236,8 @@ inline std::string render_svg(const value& doc) {
       const std::string color = server ? "#1f77b4" : "#7f7f7f";
       series p50{std::string(kind) + " p50", color, false, {}};
       series p99{std::string(kind) + " p99", color, true, {}};
-      if (const value* open = path(*sc, {kind, "open"}); open && open->IsArray())
+      if (const value* open = path(*sc, {kind, "open"});
+          open && open->IsArray())
         for (auto& step : open->GetArray()) {
           const double x = num(step, "offered_per_s");
           p50.points.push_back({x, num_at(step, {"latency", "p50_ms"}, 0)});
@@ -278,9 +289,11 @@ inline std::string phase_row(const std::string& first, const value& p,
                      + num(p, "timeouts"))
          + " | ";
   if (open)
-    row += thousands(num(p, "late")) + " | ";
+    row += ms(num_at(p, {"service", "p99_ms"})) + " | "
+           + thousands(num(p, "late")) + " | ";
   row += f("%.0f %%", num(p, "server_cpu_pct")) + " | "
          + f("%.0f %%", num(p, "client_cpu_pct")) + " | "
+         + f("%.0f %%", num(p, "other_processes_cpu_pct")) + " | "
          + f("%.0f MiB", num(p, "rss_mib")) + " |\n";
   return row;
 }
@@ -356,10 +369,13 @@ inline std::string render_markdown(const value& doc,
     o << "## Maximum throughput (closed loop)\n\n"
          "Latency from the send; CPU is % of one core (the machine has "
       << f("%.0f", num(m, "nproc") * 100)
-      << " %); RSS is the server's at the end of the window.\n\n"
+      << " %), measured over the window from /proc; *other CPU* is what "
+         "the rest of the machine used meanwhile (busy time minus irq, "
+         "server and client: other processes), which should be near 0; "
+         "RSS is the server's at the end of the window.\n\n"
          "| scenario / target | req/s | p50 ms | p90 ms | p99 ms | p99.9 ms "
-         "| errors | server CPU | client CPU | server RSS |\n"
-         "|---|---|---|---|---|---|---|---|---|---|\n";
+         "| errors | server CPU | client CPU | other CPU | server RSS |\n"
+         "|---|---|---|---|---|---|---|---|---|---|---|\n";
     for (const char* name : {"status", "lifecycle"}) {
       const value* s = member(sc, name);
       if (!s)
@@ -373,7 +389,17 @@ inline std::string render_markdown(const value& doc,
       if (const value* s = member(sc, name))
         o << "- **" << name << "**: server / baseline = **"
           << f("%.2f", num(*s, "ratio")) << "** ("
-          << f("%.0f", num(*s, "agents")) << " agents)\n";
+          << thousands(num(*s, "agents")) << " agents"
+          << (std::string(name) == "lifecycle"
+                && num(pa, "prime_calls") > 0
+                ? ", each primed with "
+                    + f("%.0f", num(pa, "prime_calls"))
+                    + " calls before the measurements; while priming "
+                    + thousands(num_at(*s, {"server", "prime_req_per_s"}))
+                    + " req/s, baseline "
+                    + thousands(num_at(*s, {"baseline", "prime_req_per_s"}))
+                : std::string())
+          << ")\n";
     for (const char* name : {"status", "lifecycle"})
       if (const value* s = member(sc, name))
         if (const std::string fail = str((*s)["server"], "failure");
@@ -384,20 +410,23 @@ inline std::string render_markdown(const value& doc,
          "Requests are due on a fixed schedule at a fraction of the "
          "target's own closed-loop maximum; latency runs from the "
          "scheduled send time, so a stall is charged to every request it "
-         "delays (no coordinated omission). *late*: requests sent more "
+         "delays (no coordinated omission). *p99 from send*: the same "
+         "answers timed from the moment the client actually sent them "
+         "(without the client's own delays). *late*: requests sent more "
          "than "
       << f("%g", num(pa, "late_ms"))
       << " ms after their time (client behind or no free connection).\n\n"
          "| scenario / target / step | offered/s | req/s | p50 ms | p90 ms "
-         "| p99 ms | p99.9 ms | errors | late | server CPU | client CPU "
-         "| server RSS |\n"
-         "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+         "| p99 ms | p99.9 ms | errors | p99 from send | late | server CPU "
+         "| client CPU | other CPU | server RSS |\n"
+         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
     for (const char* name : {"status", "lifecycle"}) {
       const value* s = member(sc, name);
       if (!s)
         continue;
       for (const char* kind : {"baseline", "server"})
-        if (const value* open = path(*s, {kind, "open"}); open && open->IsArray())
+        if (const value* open = path(*s, {kind, "open"});
+            open && open->IsArray())
           for (auto& p : open->GetArray())
             o << phase_row(std::string(name) + " / " + kind + " / "
                              + f("%.0f %%", num(p, "fraction") * 100),
@@ -417,7 +446,12 @@ inline std::string render_markdown(const value& doc,
         << " of calls, duplicates on "
         << f("%.0f %%", num(pa, "duplicate_share") * 100) << ". "
         << thousands(num_at(sc, {"lifecycle", "server", "calls_completed"}))
-        << " calls completed over all phases.\n\n"
+        << " calls completed in all ("
+        << thousands(num_at(sc, {"lifecycle", "server", "primed_calls"}))
+        << " of them priming: every agent first makes "
+        << f("%.0f", num(pa, "prime_calls"))
+        << " calls, unmeasured, so that it carries the recent recordings "
+           "and blackouts a working agent has).\n\n"
            "| operation | count | p50 ms | p99 ms | p99.9 ms |\n"
            "|---|---|---|---|---|\n";
       for (auto& op : ops->GetObject())
@@ -529,12 +563,21 @@ inline std::string render_markdown(const value& doc,
        "--agents 10000\n"
        "build/bench/recording-bench --quick   # what `ctest -R bench_quick` "
        "runs: proves the tool works, judges nothing\n"
+       "# profile: the server alone under the lifecycle closed loop\n"
+       "build/bench/recording-bench --scenarios lifecycle --targets server "
+       "--seconds 30 --steps 0.5 &\n"
+       "sleep 25; perf record -F 999 --call-graph dwarf -p \"$(pgrep -n "
+       "recording-api)\" -- sleep 8\n"
        "```\n\n"
+       "The whole suite takes 3–6 minutes (priming the lifecycle agents "
+       "takes longest). "
        "Run it on an otherwise idle machine: the client shares the cores "
        "with the server, and other load moves the numbers by 10-20 %. "
-       "The raw numbers of this page are in `bench/results/recording.json`; "
-       "`recording-bench --render FILE --markdown OUT --svg OUT` redraws "
-       "them.\n";
+       "The script leaves the raw numbers (with a 250 ms timeline of "
+       "every phase) in `bench/results/recording.json`, which git "
+       "ignores; `recording-bench --render FILE --markdown OUT --svg OUT "
+       "--notes bench/performance_notes.md` redraws this page from such a "
+       "file.\n";
   return o.str();
 }
 

@@ -489,7 +489,10 @@ void poll_until_200(std::uint16_t port, std::uint64_t id,
   }
 }
 
-/// "N agents restored in X ms" from the server's start-up line.
+/// The restored agents and restore time from the server's start-up
+/// output: the structured `"event":"ready"` log line
+/// (`"restored":N,...,"restore_ms":X`), or the older plain line
+/// "N agents restored in X ms".
 struct restore_line {
   long long restored = -1;
   long long ms = -1;
@@ -497,9 +500,12 @@ struct restore_line {
 
 restore_line parse_restore_line(const std::string& output) {
   restore_line r;
-  static const std::regex re("(\\d+) agents restored in (\\d+) ms");
+  static const std::regex json_re(
+    "\"event\":\"ready\".*\"restored\":(\\d+).*\"restore_ms\":(\\d+)");
+  static const std::regex text_re("(\\d+) agents restored in (\\d+) ms");
   std::smatch m;
-  if (std::regex_search(output, m, re)) {
+  if (std::regex_search(output, m, json_re)
+      || std::regex_search(output, m, text_re)) {
     r.restored = std::stoll(m[1]);
     r.ms = std::stoll(m[2]);
   }

@@ -9,6 +9,7 @@
 /// `append_agent_json`: id N has phone `pN`, username `uN`, CRM username
 /// `cN@crm`.
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <random>
@@ -106,10 +107,17 @@ public:
   }
 
   bool next(load_request& r) override {
-    if (ready_.empty())
-      return false;
-    const std::uint32_t k = ready_.front();
-    ready_.pop_front();
+    std::uint32_t k = 0;
+    for (;;) {
+      if (ready_.empty())
+        return false;
+      k = ready_.front();
+      ready_.pop_front();
+      const agent& a = agents_[k];
+      if (a.step != op_call_started || a.call < call_limit_)
+        break;
+      parked_.push_back(k); // made its calls; waits for `lift_call_limit`
+    }
     agent& a = agents_[k];
     if (a.step == op_call_started) {
       ++a.call;
@@ -127,7 +135,7 @@ public:
     if (status != 200)
       ++a.failed;
     if (a.step == op_call_ended)
-      ++calls_;
+      calls_.fetch_add(1, std::memory_order_relaxed);
     a.step = following(a);
     ready_.push_back(r.tag);
   }
@@ -145,8 +153,19 @@ public:
     return op < lifecycle_op_count ? names[op] : "?";
   }
 
-  /// Calls that went through to CallEnded.
-  std::uint64_t calls() const { return calls_; }
+  /// Calls that went through to CallEnded (readable from any thread).
+  std::uint64_t calls() const { return calls_.load(); }
+
+  /// From now on an agent that has started `n` calls in all starts no
+  /// further one (its requests stop once that call ended).
+  void set_call_limit(std::uint64_t n) { call_limit_ = n; }
+
+  /// Lets every agent go on making calls.
+  void lift_call_limit() {
+    call_limit_ = ~std::uint64_t{0};
+    ready_.insert(ready_.end(), parked_.begin(), parked_.end());
+    parked_.clear();
+  }
 
   /// Agents with a request in flight (0 between phases).
   std::size_t busy() const { return agents_.size() - ready_.size(); }
@@ -244,11 +263,13 @@ private:
 
   std::vector<agent> agents_;
   std::deque<std::uint32_t> ready_;
+  std::vector<std::uint32_t> parked_;
+  std::uint64_t call_limit_ = ~std::uint64_t{0};
   std::mt19937_64 rng_;
   std::uniform_real_distribution<double> draw_{0.0, 1.0};
   double screen_;
   double duplicate_;
-  std::uint64_t calls_ = 0;
+  std::atomic<std::uint64_t> calls_{0};
   std::string body_;
 };
 
