@@ -46,10 +46,15 @@ bool agent_actor_state::stamp(const blackout_state& before,
   return svc->repl != nullptr;
 }
 
-void agent_actor_state::persist(outcome out, agent_live backup,
+void agent_actor_state::undo(const std::shared_ptr<const agent_live>& before) {
+  logic->live = *before;
+}
+
+void agent_actor_state::persist(outcome out,
+                                std::shared_ptr<const agent_live> before,
                                 std::function<void(agent_reply)> respond,
                                 bool removing, bool publish) {
-  in_flight f{std::move(out), std::move(backup), std::move(respond), removing,
+  in_flight f{std::move(out), std::move(before), std::move(respond), removing,
               publish};
   if (!f.out.state_changed && f.out.recordings.empty() && !removing) {
     complete(f, {});
@@ -81,7 +86,7 @@ void agent_actor_state::complete(in_flight& f, const std::string& error) {
       --*svc->recovering;
   }
   if (!error.empty()) {
-    logic->live = std::move(f.backup);
+    undo(f.before);
     if (f.respond)
       f.respond({{agent_errc::storage_failure,
                   "the change could not be stored: " + error},
@@ -144,15 +149,18 @@ void agent_actor_state::run(agent_request& req) {
     return;
   }
   const bool removing = req.cmd.kind == command_kind::remove;
-  auto backup = logic->live;
+  // The actor's state equals the published snapshot between changes, so
+  // undoing a refused change copies from it instead of copying every
+  // state before every change.
+  auto before = entry->live();
   auto out = logic->apply(req.cmd, svc->now());
   if (out.error) {
-    logic->live = std::move(backup);
+    undo(before); // a refused command may have changed things on its way
     req.respond({std::move(out.error), {}});
     return;
   }
-  bool publish = !removing && stamp(backup.blackout, &req.cmd);
-  persist(std::move(out), std::move(backup), std::move(req.respond), removing,
+  bool publish = !removing && stamp(before->blackout, &req.cmd);
+  persist(std::move(out), std::move(before), std::move(req.respond), removing,
           publish);
 }
 
@@ -164,10 +172,10 @@ void agent_actor_state::advance() {
     return;
   }
   armed.reset();
-  auto backup = logic->live;
+  auto before = entry->live();
   auto out = logic->advance(svc->now());
-  bool publish = stamp(backup.blackout, nullptr);
-  persist(std::move(out), std::move(backup), {}, false, publish);
+  bool publish = stamp(before->blackout, nullptr);
+  persist(std::move(out), std::move(before), {}, false, publish);
 }
 
 void agent_actor_state::on_tick(std::uint64_t gen) {

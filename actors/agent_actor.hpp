@@ -95,7 +95,9 @@ private:
   /// A change handed to the group committer and not yet confirmed.
   struct in_flight {
     outcome out;
-    agent_live backup;
+    /// The state before the change: the published snapshot, which the
+    /// actor's own state equals between changes (no copy needed to undo).
+    std::shared_ptr<const agent_live> before;
     std::function<void(agent_reply)> respond; ///< empty for a timer tick
     bool removing = false;
     bool publish = false; ///< a local blackout change to send to peers
@@ -104,7 +106,7 @@ private:
   void run(agent_request& req);
   void advance();
   /// Writes `out` (or hands it to the committer); false while pending.
-  void persist(outcome out, agent_live backup,
+  void persist(outcome out, std::shared_ptr<const agent_live> before,
                std::function<void(agent_reply)> respond, bool removing,
                bool publish);
   /// Stamps the blackout when the command or tick changed it locally (as
@@ -114,6 +116,8 @@ private:
   void drain();
   void arm();
   void publish();
+  /// Puts the actor's state back to the published snapshot.
+  void undo(const std::shared_ptr<const agent_live>& before);
 
   std::optional<in_flight> pending_;
   std::deque<agent_request> waiting_;
