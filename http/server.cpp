@@ -151,13 +151,16 @@ struct http_server::impl {
       }
       if (method != "HEAD")
         resp.set_body(std::move(body));
-      resp.done();
+      // Counted and logged before the answer leaves: a client that has its
+      // answer must find the request in /admin/metrics (a slow machine
+      // showed the scrape winning the race; scripts/sanitize.sh).
       if (owner_->observer)
         owner_->observer(
           *this, status,
           std::chrono::duration_cast<std::chrono::microseconds>(
             std::chrono::steady_clock::now() - started_)
             .count());
+      resp.done();
     }
 
   private:

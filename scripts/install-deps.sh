@@ -8,6 +8,11 @@ packages=(
   libcaf-dev librestinio-dev libasio-dev rapidjson-dev
   librabbitmq-dev librocksdb-dev libboost-test-dev
   rabbitmq-server prometheus nodejs
+  # Hardening (docs/hardening.md): clang for the libFuzzer harnesses;
+  # libclang-rt-14-dev holds libFuzzer and clang's sanitizer runtimes and is
+  # only a recommendation of clang, so it is named here. GCC's sanitizer
+  # runtimes (ASan, UBSan, TSan) come with build-essential.
+  clang libclang-rt-14-dev
 )
 
 missing=()
