@@ -29,15 +29,17 @@ echo "test: broker at $RAPI_AMQP_URL"
 (cd build && ctest --output-on-failure --timeout 900 "$@")
 stage_done "the test suite"
 
-# Hardening: the suite again under ASan+UBSan and, in part, TSan; then
-# every fuzz harness for a bounded time. Not yet part of the default run
-# (the TSan stage is still being made clean); RAPI_HARDENING=1 runs it.
-if [ "${RAPI_HARDENING:-0}" != 1 ]; then
-  echo "test: sanitizer builds and fuzzing not run (RAPI_HARDENING=1 runs them)"
+# Hardening (docs/hardening.md): the whole suite again under ASan+UBSan,
+# then every fuzz harness for a bounded time. The TSan stage
+# (scripts/sanitize.sh tsan) is not run yet: with Debian's uninstrumented
+# libcaf_core it reports CAF's own message hand-offs. RAPI_SKIP_HARDENING=1
+# skips both stages (quick local runs; CI never sets it).
+if [ "${RAPI_SKIP_HARDENING:-0}" = 1 ]; then
+  echo "test: RAPI_SKIP_HARDENING=1: sanitizer build and fuzzing skipped"
   exit 0
 fi
-bash scripts/sanitize.sh
-stage_done "the sanitizer builds (scripts/sanitize.sh)"
+bash scripts/sanitize.sh asan
+stage_done "the ASan+UBSan build and suite (scripts/sanitize.sh asan)"
 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_COMPILER=clang++ -DRAPI_FUZZ=ON >/dev/null
 bash scripts/fuzz.sh build-fuzz 15
