@@ -60,7 +60,39 @@ std::string check_layout(kv_store& store, bool may_write) {
            + ", newer than this server's layout "
            + std::to_string(keys::layout_version)
            + "; upgrade the server (the data was left untouched)";
+  if (*n < keys::layout_version && may_write) {
+    // Layout 1 values stay readable (decode_live takes recordings in full
+    // as well as by id); from now on this server writes layout 2 values,
+    // which an older server must not read: mark the folder.
+    write_batch b;
+    b.put(std::string(keys::layout), std::to_string(keys::layout_version));
+    auto ws = store.write(b);
+    if (!ws.ok())
+      return "cannot write the layout version: " + ws.message;
+  }
   return "";
+}
+
+bool read_stored_live(kv_store& store, std::string_view text, agent_live& out,
+                      std::string& error) {
+  auto lookup = [&](const std::string& id, recording& r) {
+    storage_status st;
+    auto v = store.get(keys::recording(id), st);
+    if (!st.ok()) {
+      error = "cannot read recording " + id + ": " + st.message;
+      return false;
+    }
+    if (!v) {
+      error = "recording " + id + " is missing";
+      return false;
+    }
+    if (!decode_recording(*v, r)) {
+      error = "recording " + id + " is unreadable";
+      return false;
+    }
+    return true;
+  };
+  return decode_live(text, out, lookup);
 }
 
 std::string load_agents(kv_store& store,
@@ -91,9 +123,10 @@ std::string load_agents(kv_store& store,
       auto it = lives.find(std::string(k.substr(2)));
       if (it != lives.end()) {
         a.has_live = true;
-        if (!decode_live(it->second, a.live)) {
+        std::string why;
+        if (!read_stored_live(store, it->second, a.live, why)) {
           error = "stored live state of agent " + std::to_string(a.profile.id)
-                  + " is unreadable";
+                  + " is unreadable" + (why.empty() ? "" : ": " + why);
           return false;
         }
         lives.erase(it);

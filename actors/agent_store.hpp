@@ -29,6 +29,12 @@ void add_profiles(write_batch& batch, const std::vector<agent_profile>& ps);
 /// be used.
 std::string check_layout(kv_store& store, bool may_write = true);
 
+/// Decodes a stored live state (`a:` value), fetching the recordings it
+/// names from `store`. False when unreadable, with the reason in `error`
+/// when a recording is missing or unreadable.
+bool read_stored_live(kv_store& store, std::string_view text, agent_live& out,
+                      std::string& error);
+
 /// One stored agent, as recovery hands it over.
 struct stored_agent {
   agent_profile profile;

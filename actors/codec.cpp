@@ -81,7 +81,17 @@ bool decode_metadata(const json_value* v, metadata& out) {
   return true;
 }
 
-bool decode_call(const json_value& v, call& out) {
+/// A recording in a stored live state: its id (layout 2, the recording
+/// itself is under its own key) or the whole object (layout 1).
+bool decode_recording_ref(const json_value& v, recording& out,
+                          const recording_lookup& lookup) {
+  if (v.is_string())
+    return lookup && !v.text.empty() && lookup(v.text, out);
+  return decode_recording(v, out);
+}
+
+bool decode_call(const json_value& v, call& out,
+                 const recording_lookup& lookup) {
   if (!v.is_object())
     return false;
   out.call_id = get_str(v, "CallInstance");
@@ -98,7 +108,7 @@ bool decode_call(const json_value& v, call& out) {
   if (auto* recs = member_ci(v, "Recordings"); recs && recs->is_array()) {
     for (auto& r : recs->items) {
       out.recordings.emplace_back();
-      if (!decode_recording(r, out.recordings.back()))
+      if (!decode_recording_ref(r, out.recordings.back(), lookup))
         return false;
     }
   }
@@ -307,16 +317,51 @@ std::string encode_profile(const agent_profile& p) {
   return out;
 }
 
-std::string encode_live(const agent_live& live) {
+namespace {
+
+void append_recording_ref(std::string& out, const recording& r) {
+  append_json_string(out, r.id);
+}
+
+void append_call_skeleton(std::string& out, const call& c) {
+  out += "{\"CallInstance\":";
+  append_json_string(out, c.call_id);
+  out += ",\"CallIdentifier\":";
+  append_str_or_null(out, c.call_identifier);
+  out += ",\"CallState\":\"";
+  out += to_string(c.state);
+  out += "\",\"StartTime\":";
+  append_time_or_null(out, c.start);
+  out += ",\"Recordings\":";
+  append_array(out, c.recordings, append_recording_ref);
+  out += ",\"Metadata\":";
+  append_metadata(out, c.meta);
+  out.push_back('}');
+}
+
+} // namespace
+
+std::string encode_live(const agent_live& live, live_form form) {
+  const bool refs = form == live_form::stored;
+  auto rec = refs ? append_recording_ref : append_recording;
   std::string out;
-  out.push_back('{');
-  append_live_calls(out, live);
-  out.push_back(',');
-  append_desktop(out, live);
-  out += ",\"Blackout\":";
+  out.reserve(512);
+  out += "{\"ActiveCall\":";
+  if (!live.active_call)
+    out += "null";
+  else if (refs)
+    append_call_skeleton(out, *live.active_call);
+  else
+    append_call(out, *live.active_call);
+  out += ",\"InactiveCalls\":";
+  append_array(out, live.inactive_calls, refs ? append_call_skeleton : append_call);
+  out += ",\"DesktopOnlySessions\":[";
+  if (live.desktop_session)
+    rec(out, *live.desktop_session);
+  out += "],\"Blackout\":";
   append_blackout(out, live.blackout, true);
   out += ",\"Recent\":";
-  append_array(out, live.recent, append_recording);
+  append_array(out, live.recent, rec);
   out.push_back('}');
   return out;
 }
@@ -361,7 +406,8 @@ bool decode_recording(std::string_view text, recording& out) {
   return parse_json(text, v, err) && decode_recording(v, out);
 }
 
-bool decode_live(std::string_view text, agent_live& out) {
+bool decode_live(std::string_view text, agent_live& out,
+                 const recording_lookup& lookup) {
   json_value v;
   json_parse_error err;
   if (!parse_json(text, v, err) || !v.is_object())
@@ -369,26 +415,27 @@ bool decode_live(std::string_view text, agent_live& out) {
   out = agent_live{};
   if (auto* ac = member_ci(v, "ActiveCall"); ac && !ac->is_null()) {
     out.active_call.emplace();
-    if (!decode_call(*ac, *out.active_call))
+    if (!decode_call(*ac, *out.active_call, lookup))
       return false;
   }
   if (auto* ic = member_ci(v, "InactiveCalls"); ic && ic->is_array()) {
     for (auto& c : ic->items) {
       out.inactive_calls.emplace_back();
-      if (!decode_call(c, out.inactive_calls.back()))
+      if (!decode_call(c, out.inactive_calls.back(), lookup))
         return false;
     }
   }
   if (auto* d = member_ci(v, "DesktopOnlySessions");
       d && d->is_array() && !d->items.empty()) {
     out.desktop_session.emplace();
-    if (!decode_recording(d->items.front(), *out.desktop_session))
+    if (!decode_recording_ref(d->items.front(), *out.desktop_session,
+                              lookup))
       return false;
   }
   if (auto* r = member_ci(v, "Recent"); r && r->is_array()) {
     for (auto& x : r->items) {
       out.recent.emplace_back();
-      if (!decode_recording(x, out.recent.back()))
+      if (!decode_recording_ref(x, out.recent.back(), lookup))
         return false;
     }
   }

@@ -3,6 +3,7 @@
 /// JSON rendering of the domain model (responses and persisted values share
 /// one shape) and decoding of persisted values and provisioning bodies.
 
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -30,9 +31,31 @@ std::string render_blackout(const blackout_state& b);
 // -- persisted values -------------------------------------------------------
 
 std::string encode_profile(const agent_profile& p);
-std::string encode_live(const agent_live& live);
 
-bool decode_live(std::string_view text, agent_live& out);
+/// How `encode_live` writes the recordings of a live state.
+enum class live_form {
+  /// As stored (`a:` keys, layout 2): each recording by its id only; the
+  /// recording itself is stored once, under its own `r:` key, which every
+  /// change of it rewrites anyway. A change then writes a few hundred bytes
+  /// of live state instead of every recording the agent holds.
+  stored,
+  /// Every recording in full (the admin view of an actor).
+  full,
+};
+
+std::string encode_live(const agent_live& live,
+                        live_form form = live_form::stored);
+
+/// Finds a stored recording by id for `decode_live`; false when it is
+/// missing or unreadable.
+using recording_lookup
+  = std::function<bool(const std::string& id, recording& out)>;
+
+/// Reads a live state as `encode_live` writes it in either form (and as
+/// layout 1 stored it: recordings in full). Recordings given by id are
+/// fetched through `lookup`; without one they make the value unreadable.
+bool decode_live(std::string_view text, agent_live& out,
+                 const recording_lookup& lookup = {});
 /// Reads a blackout object as `append_blackout(..., true)` writes it.
 bool decode_blackout(const json_value& v, blackout_state& out);
 bool decode_recording(const json_value& v, recording& out);

@@ -207,7 +207,7 @@ void operations::actor(const std::string& param,
   out += "]},\"Agent\":";
   append_agent(out, *e->profile(), *live);
   out += ",\"State\":";
-  out += encode_live(*live);
+  out += encode_live(*live, live_form::full);
   out.push_back('}');
   ex->respond(200, std::move(out));
 }

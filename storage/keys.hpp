@@ -1,14 +1,14 @@
 #pragma once
 
-/// The key layout of the store. Version 1:
+/// The key layout of the store. Version 2:
 ///
 /// | key                                   | value                          |
 /// |---------------------------------------|--------------------------------|
-/// | `m:layout`                            | layout version, decimal ("1")  |
+/// | `m:layout`                            | layout version, decimal ("2")  |
 /// | `p:<agent:16 hex>`                    | agent profile (JSON)           |
 /// | `a:<agent:16 hex>`                    | agent live state (JSON): calls,|
-/// |                                       | recordings on them, desktop    |
-/// |                                       | session, blackout, recent      |
+/// |                                       | desktop session, blackout,     |
+/// |                                       | recent — recordings by id only |
 /// | `r:<recording uuid>`                  | recording (JSON, API shape)    |
 /// | `t:<inv start>:<inv seq>:<uuid>`      | "" — all recordings, newest    |
 /// |                                       | first                          |
@@ -19,7 +19,9 @@
 /// `UINT64_MAX - creation sequence`, both 16 hex digits, so that a forward
 /// scan yields the newest recording first, in creation order within one
 /// millisecond. Hex is lower-case and zero-padded so that
-/// byte order is numeric order. See storage/README.md.
+/// byte order is numeric order. Layout 1 differed only in `a:` values,
+/// which held every recording in full; they are still read, and a layout 1
+/// folder is marked 2 at the first start. See storage/README.md.
 
 #include <cstdint>
 #include <string>
@@ -27,7 +29,7 @@
 
 namespace rapi::keys {
 
-constexpr int layout_version = 1;
+constexpr int layout_version = 2;
 constexpr std::string_view layout = "m:layout";
 
 std::string hex16(std::uint64_t v);

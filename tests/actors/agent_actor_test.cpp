@@ -8,6 +8,7 @@
 #include <caf/scheduler/test_coordinator.hpp>
 
 #include "actors/agent_actor.hpp"
+#include "actors/agent_store.hpp"
 #include "actors/codec.hpp"
 #include "storage/keys.hpp"
 #include "storage/memory_store.hpp"
@@ -149,11 +150,12 @@ BOOST_AUTO_TEST_CASE(every_change_is_stored_before_the_reply) {
   auto v = store.get(keys::live(7), st);
   BOOST_REQUIRE(v.has_value());
   agent_live live;
-  BOOST_REQUIRE(decode_live(*v, live));
+  std::string why;
+  BOOST_REQUIRE(read_stored_live(store, *v, live, why));
   BOOST_TEST((live.blackout.scheduled_start == base + 1'000));
   advance(std::chrono::milliseconds(1'000));
   v = store.get(keys::live(7), st);
-  BOOST_REQUIRE(decode_live(*v, live));
+  BOOST_REQUIRE(read_stored_live(store, *v, live, why));
   BOOST_TEST(live.blackout.active);
 }
 

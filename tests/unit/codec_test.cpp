@@ -325,11 +325,25 @@ BOOST_AUTO_TEST_CASE(control_characters_are_escaped) {
 
 // -- persisted values -------------------------------------------------------
 
-BOOST_AUTO_TEST_CASE(live_round_trip) {
-  const auto live = sample_live();
-  const auto text = rapi::encode_live(live);
-  agent_live back;
-  BOOST_REQUIRE(rapi::decode_live(text, back));
+/// Every recording a live state holds, by id (what `r:` keys hold).
+std::map<std::string, recording> recordings_of(const agent_live& live) {
+  std::map<std::string, recording> all;
+  auto add = [&](const recording& r) { all.emplace(r.id, r); };
+  for (auto* c : {live.active_call ? &*live.active_call : nullptr})
+    if (c)
+      for (auto& r : c->recordings)
+        add(r);
+  for (auto& c : live.inactive_calls)
+    for (auto& r : c.recordings)
+      add(r);
+  if (live.desktop_session)
+    add(*live.desktop_session);
+  for (auto& r : live.recent)
+    add(r);
+  return all;
+}
+
+void check_same_live(const agent_live& back, const agent_live& live) {
   BOOST_REQUIRE(back.active_call.has_value());
   BOOST_TEST(same_call(*back.active_call, *live.active_call));
   BOOST_REQUIRE(back.inactive_calls.size() == 2u);
@@ -341,8 +355,45 @@ BOOST_AUTO_TEST_CASE(live_round_trip) {
   BOOST_REQUIRE(back.recent.size() == 2u);
   BOOST_TEST(same_recording(back.recent[0], live.recent[0]));
   BOOST_TEST(same_recording(back.recent[1], live.recent[1]));
+}
+
+BOOST_AUTO_TEST_CASE(live_round_trip_full_form) {
+  // The full form is also how layout 1 stored live states.
+  const auto live = sample_live();
+  const auto text = rapi::encode_live(live, rapi::live_form::full);
+  agent_live back;
+  BOOST_REQUIRE(rapi::decode_live(text, back));
+  check_same_live(back, live);
   // Encoding again gives the same bytes.
+  BOOST_TEST(rapi::encode_live(back, rapi::live_form::full) == text);
+}
+
+BOOST_AUTO_TEST_CASE(live_round_trip_stored_form) {
+  const auto live = sample_live();
+  const auto text = rapi::encode_live(live);
+  // Recordings appear by id only: no recording object in the value.
+  BOOST_TEST(text.find("RecordingIdentifier") == std::string::npos);
+  BOOST_TEST(text.size() * 2 < rapi::encode_live(live, rapi::live_form::full).size());
+  const auto all = recordings_of(live);
+  BOOST_TEST(all.size() == 5u);
+  std::vector<std::string> asked;
+  auto lookup = [&](const std::string& id, recording& r) {
+    asked.push_back(id);
+    auto it = all.find(id);
+    if (it == all.end())
+      return false;
+    r = it->second;
+    return true;
+  };
+  agent_live back;
+  BOOST_REQUIRE(rapi::decode_live(text, back, lookup));
+  check_same_live(back, live);
+  BOOST_TEST(asked.size() == all.size());
   BOOST_TEST(rapi::encode_live(back) == text);
+  // Without a lookup, or with one that misses, the value is unreadable.
+  BOOST_TEST(!rapi::decode_live(text, back));
+  BOOST_TEST(!rapi::decode_live(
+    text, back, [](const std::string&, recording&) { return false; }));
 }
 
 BOOST_AUTO_TEST_CASE(empty_live_round_trip) {
@@ -611,7 +662,7 @@ BOOST_AUTO_TEST_CASE(check_layout_on_empty_store_writes_version) {
   auto v = store.get(rapi::keys::layout, st);
   BOOST_REQUIRE(v.has_value());
   BOOST_TEST(*v == std::to_string(rapi::keys::layout_version));
-  BOOST_TEST(*v == "1");
+  BOOST_TEST(*v == "2");
   // A second start accepts its own layout.
   BOOST_TEST(rapi::check_layout(store) == "");
   BOOST_TEST(store.size() == 1u);
@@ -626,11 +677,35 @@ BOOST_AUTO_TEST_CASE(check_layout_refuses_newer_layout) {
   BOOST_REQUIRE(store.write(b).ok());
   auto err = rapi::check_layout(store);
   BOOST_TEST(!err.empty());
-  BOOST_TEST(err.find("2") != std::string::npos);
+  BOOST_TEST(err.find("3") != std::string::npos);
   // The data is left untouched.
   rapi::storage_status st;
-  BOOST_TEST(*store.get(rapi::keys::layout, st) == "2");
+  BOOST_TEST(*store.get(rapi::keys::layout, st) == "3");
   BOOST_TEST(store.size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(check_layout_upgrades_layout_1) {
+  // Layout 1 held recordings in full inside `a:` values: still readable,
+  // and the folder is marked 2 so that an older server refuses it.
+  rapi::memory_store store;
+  rapi::write_batch b;
+  b.put(std::string(rapi::keys::layout), "1");
+  b.put(rapi::keys::profile(2), rapi::encode_profile(sample_profile()));
+  const auto live = sample_live();
+  b.put(rapi::keys::live(2), rapi::encode_live(live, rapi::live_form::full));
+  BOOST_REQUIRE(store.write(b).ok());
+  // The read-only probe accepts it without writing.
+  BOOST_TEST(rapi::check_layout(store, false) == "");
+  rapi::storage_status st;
+  BOOST_TEST(*store.get(rapi::keys::layout, st) == "1");
+  BOOST_TEST(rapi::check_layout(store) == "");
+  BOOST_TEST(*store.get(rapi::keys::layout, st) == "2");
+  std::vector<rapi::stored_agent> loaded;
+  auto err = rapi::load_agents(
+    store, [&](rapi::stored_agent&& a) { loaded.push_back(std::move(a)); });
+  BOOST_TEST(err == "");
+  BOOST_REQUIRE(loaded.size() == 1u);
+  check_same_live(loaded[0].live, live);
 }
 
 BOOST_AUTO_TEST_CASE(check_layout_refuses_keys_without_version) {
@@ -671,7 +746,11 @@ BOOST_AUTO_TEST_CASE(load_agents_round_trip) {
   rapi::outcome out;
   out.state_changed = true;
   const auto live2 = sample_live();
+  // The recordings are stored under their own keys when they change.
+  for (auto& [id, r] : recordings_of(live2))
+    out.recordings.push_back({r, true});
   rapi::add_changes(batch, 2, live2, out);
+  out.recordings.clear();
   agent_live live10;
   live10.blackout.active = true;
   live10.blackout.start = base;
@@ -716,6 +795,19 @@ BOOST_AUTO_TEST_CASE(load_agents_reports_unreadable_values) {
     BOOST_TEST(!err.empty());
     BOOST_TEST(err.find("1") != std::string::npos);
     BOOST_TEST(seen == 0);
+  }
+  {
+    // A live state naming a recording that is not stored.
+    rapi::memory_store store;
+    rapi::write_batch b;
+    b.put(rapi::keys::profile(1), "{\"AgentId\":1}");
+    b.put(rapi::keys::live(1), "{\"ActiveCall\":null,\"InactiveCalls\":[],"
+                               "\"DesktopOnlySessions\":[],\"Recent\":"
+                               "[\"aaaaaaaa-0000-4000-8000-000000000000\"]}");
+    BOOST_REQUIRE(store.write(b).ok());
+    auto err = rapi::load_agents(store, [](rapi::stored_agent&&) {});
+    BOOST_TEST(err.find("aaaaaaaa-0000-4000-8000-000000000000 is missing")
+               != std::string::npos);
   }
 }
 
