@@ -56,8 +56,8 @@ void agent_state::touch(const recording& r) {
 }
 
 template <class F>
-void agent_state::for_each_recording(F&& f) {
-  auto each_call = [&](call& c) {
+void agent_state::for_each_recording(F&& f) const {
+  auto each_call = [&](const call& c) {
     for (auto& r : c.recordings)
       f(r);
   };
@@ -74,7 +74,7 @@ void agent_state::for_each_recording(F&& f) {
 void agent_state::finish(outcome& out) {
   out.state_changed = changed_;
   if (!out.error) {
-    for_each_recording([&](recording& r) {
+    for_each_recording([&](const recording& r) {
       if (std::find(touched_.begin(), touched_.end(), r.id) != touched_.end()) {
         bool created = std::find(created_.begin(), created_.end(), r.id)
                        != created_.end();
@@ -250,12 +250,14 @@ void agent_state::prune_recent(timestamp now) {
   auto too_old = [&](const recording& x) {
     return x.stop.value_or(now) + settings_->recent_window_ms < now;
   };
-  live.recent.erase(
-    std::remove_if(live.recent.begin(), live.recent.end(), too_old),
-    live.recent.end());
-  if (live.recent.size() > settings_->recent_max)
-    live.recent.erase(live.recent.begin(),
-                      live.recent.end() - settings_->recent_max);
+  if (std::none_of(live.recent.begin(), live.recent.end(), too_old)
+      && live.recent.size() <= settings_->recent_max)
+    return; // nothing to drop: leave the shared buffer alone
+  auto& recent = live.recent.edit();
+  recent.erase(std::remove_if(recent.begin(), recent.end(), too_old),
+               recent.end());
+  if (recent.size() > settings_->recent_max)
+    recent.erase(recent.begin(), recent.end() - settings_->recent_max);
 }
 
 void agent_state::remove_call(const std::string& call_id, timestamp now) {
@@ -565,7 +567,7 @@ outcome agent_state::on_remove(timestamp now) {
   if (live.desktop_session && live.desktop_session->running())
     stop_recording(*live.desktop_session, now, stop_reason::agent_removed);
   // Everything touched is written once more; then the agent is gone.
-  for_each_recording([&](recording& r) {
+  for_each_recording([&](const recording& r) {
     if (std::find(touched_.begin(), touched_.end(), r.id) != touched_.end())
       retired_.push_back(r);
   });
@@ -588,7 +590,7 @@ void agent_state::begin_blackout(timestamp at) {
   b.scheduled_start.reset();
   b.origin = settings_->server_id;
   changed_ = true;
-  for_each_recording([&](recording& r) { derive_blackouts(r); });
+  derive_all_blackouts();
 }
 
 void agent_state::end_blackout(timestamp at) {
@@ -611,10 +613,40 @@ void agent_state::end_blackout(timestamp at) {
   if (h.size() > settings_->recent_max)
     h.erase(h.begin(), h.end() - settings_->recent_max);
   changed_ = true;
-  for_each_recording([&](recording& r) { derive_blackouts(r); });
+  derive_all_blackouts();
 }
 
 void agent_state::derive_blackouts(recording& r) {
+  auto merged = derived_blackouts(r);
+  if (merged != r.blackouts) {
+    r.blackouts = std::move(merged);
+    touch(r);
+  }
+}
+
+void agent_state::derive_all_blackouts() {
+  auto each_call = [&](call& c) {
+    for (auto& r : c.recordings)
+      derive_blackouts(r);
+  };
+  if (live.active_call)
+    each_call(*live.active_call);
+  for (auto& c : live.inactive_calls)
+    each_call(c);
+  if (live.desktop_session)
+    derive_blackouts(*live.desktop_session);
+  for (std::size_t i = 0; i < live.recent.size(); ++i) {
+    auto merged = derived_blackouts(live.recent[i]);
+    if (merged != live.recent[i].blackouts) {
+      auto& r = live.recent.edit()[i];
+      r.blackouts = std::move(merged);
+      touch(r);
+    }
+  }
+}
+
+std::vector<interval>
+agent_state::derived_blackouts(const recording& r) const {
   const auto& b = live.blackout;
   std::vector<interval> periods = b.history;
   if (b.active && b.start)
@@ -658,10 +690,7 @@ void agent_state::derive_blackouts(recording& r) {
     }
     merged.push_back(i);
   }
-  if (merged != r.blackouts) {
-    r.blackouts = std::move(merged);
-    touch(r);
-  }
+  return merged;
 }
 
 void agent_state::advance_blackout(timestamp now) {
@@ -706,7 +735,7 @@ outcome agent_state::on_replicate(const command& cmd, timestamp now) {
   if (cmd.remote_blackout && cmd.remote_blackout->newer_than(live.blackout)) {
     live.blackout = *cmd.remote_blackout;
     changed_ = true;
-    for_each_recording([&](recording& r) { derive_blackouts(r); });
+    derive_all_blackouts();
     // A schedule or limit that is already due here takes effect now.
     advance_blackout(now);
   }

@@ -82,8 +82,13 @@ private:
   /// Recomputes `r.blackouts` from the blackout history and the running
   /// blackout (clipped to the recording, overlaps merged).
   void derive_blackouts(recording& r);
+  std::vector<interval> derived_blackouts(const recording& r) const;
+  /// derive_blackouts for every recording the agent holds; recent ones
+  /// are unshared only when they change.
+  void derive_all_blackouts();
+  /// Visits every recording the agent holds, read-only.
   template <class F>
-  void for_each_recording(F&& f);
+  void for_each_recording(F&& f) const;
 
   std::int64_t agent_id_;
   const agent_settings* settings_;

@@ -434,8 +434,7 @@ bool decode_live(std::string_view text, agent_live& out,
   }
   if (auto* r = member_ci(v, "Recent"); r && r->is_array()) {
     for (auto& x : r->items) {
-      out.recent.emplace_back();
-      if (!decode_recording_ref(x, out.recent.back(), lookup))
+      if (!decode_recording_ref(x, out.recent.emplace_back(), lookup))
         return false;
     }
   }

@@ -4,6 +4,7 @@
 /// Nothing here knows about CAF, HTTP or RocksDB.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -159,6 +160,45 @@ struct blackout_state {
 
 // -- the agent actor's state ------------------------------------------------
 
+/// A vector whose copies share one buffer until one of them is changed
+/// (copy on write). The actor publishes a copy of its live state after
+/// every change; the recent recordings rarely change, so the copies share
+/// them instead of duplicating a few KB of strings per request.
+/// Reading never copies; `edit()` copies first when the buffer is shared.
+template <class T>
+class shared_vector {
+public:
+  using value_type = T;
+  using const_iterator = typename std::vector<T>::const_iterator;
+
+  const std::vector<T>& get() const {
+    static const std::vector<T> none;
+    return items_ ? *items_ : none;
+  }
+  /// The vector to change, unshared first.
+  std::vector<T>& edit() {
+    if (!items_)
+      items_ = std::make_shared<std::vector<T>>();
+    else if (items_.use_count() > 1)
+      items_ = std::make_shared<std::vector<T>>(*items_);
+    return *items_;
+  }
+
+  const_iterator begin() const { return get().begin(); }
+  const_iterator end() const { return get().end(); }
+  std::size_t size() const { return get().size(); }
+  bool empty() const { return get().empty(); }
+  const T& operator[](std::size_t i) const { return get()[i]; }
+  const T& front() const { return get().front(); }
+  const T& back() const { return get().back(); }
+  void push_back(T x) { edit().push_back(std::move(x)); }
+  T& emplace_back() { return edit().emplace_back(); }
+  void clear() { items_.reset(); }
+
+private:
+  std::shared_ptr<std::vector<T>> items_;
+};
+
 /// Everything an agent actor owns apart from its profile.
 struct agent_live {
   std::optional<call> active_call;
@@ -168,8 +208,9 @@ struct agent_live {
   blackout_state blackout;
   /// Recently completed recordings no longer on a live call, kept so that a
   /// retroactive blackout start or stop can still correct their intervals.
-  /// Persisted, never rendered in the agent object.
-  std::vector<recording> recent;
+  /// Persisted, never rendered in the agent object. Shared between the
+  /// actor's state and its published snapshots until it changes.
+  shared_vector<recording> recent;
 };
 
 } // namespace rapi

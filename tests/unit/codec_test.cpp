@@ -440,7 +440,7 @@ BOOST_AUTO_TEST_CASE(decode_live_rejects_garbage) {
 
 BOOST_AUTO_TEST_CASE(recording_round_trip) {
   auto live = sample_live();
-  for (auto* r : {&live.active_call->recordings[0],
+  for (const recording* r : std::initializer_list<const recording*>{&live.active_call->recordings[0],
                   &live.active_call->recordings[1], &*live.desktop_session,
                   &live.recent[0]}) {
     BOOST_TEST_CONTEXT("recording " << r->id) {
