@@ -71,10 +71,36 @@ void agent_actor_state::persist(outcome out,
     complete(f, svc->store->write(batch).message);
     return;
   }
+  // A command's answer leaves from the committer's thread as soon as the
+  // write is done: on success the snapshot readers see is published there
+  // first (so a client that has its 200 reads its change). The actor learns
+  // of the commit after that and only then takes its next command (later
+  // ones wait in `waiting_`), undoing the change if the write failed. A
+  // removal and a timer's change are finished by the actor alone.
+  std::function<void(const storage_status&)> answer;
+  if (f.respond && !removing) {
+    auto snapshot = std::make_shared<const agent_live>(logic->live);
+    answer = [e = entry, snapshot = std::move(snapshot),
+              respond = std::move(f.respond),
+              body = std::move(f.out.body)](const storage_status& st) mutable {
+      if (!st.ok()) {
+        respond({{agent_errc::storage_failure,
+                  "the change could not be stored: " + st.message},
+                 {}});
+        return;
+      }
+      e->set_live(std::move(snapshot));
+      respond({{}, std::move(body)});
+    };
+    f.answered = true;
+  }
   pending_ = std::move(f);
   auto me = caf::actor_cast<agent_actor>(self);
   svc->committer->submit(std::move(batch),
-                         [me](const storage_status& st) {
+                         [me, answer = std::move(answer)](
+                           const storage_status& st) mutable {
+                           if (answer)
+                             answer(st);
                            caf::anon_send(me, commit_atom::value, st.message);
                          });
 }
@@ -87,6 +113,8 @@ void agent_actor_state::complete(in_flight& f, const std::string& error) {
   }
   if (!error.empty()) {
     undo(f.before);
+    if (f.answered) // by the committer
+      return;
     if (f.respond)
       f.respond({{agent_errc::storage_failure,
                   "the change could not be stored: " + error},
@@ -96,7 +124,7 @@ void agent_actor_state::complete(in_flight& f, const std::string& error) {
                          tick_atom::value, generation);
     return;
   }
-  if (f.out.state_changed || !f.out.recordings.empty())
+  if (!f.answered && (f.out.state_changed || !f.out.recordings.empty()))
     publish();
   if (f.publish)
     svc->repl->outbox_committed();
@@ -107,7 +135,7 @@ void agent_actor_state::complete(in_flight& f, const std::string& error) {
     return;
   }
   arm();
-  if (f.respond)
+  if (f.respond && !f.answered)
     f.respond({{}, std::move(f.out.body)});
 }
 

@@ -43,8 +43,8 @@ struct agent_request {
 struct agent_services {
   caf::actor_system* sys = nullptr;
   kv_store* store = nullptr;
-  /// Set in `storage.sync` mode: writes go through group commit instead of
-  /// blocking the actor's thread on an fsync each.
+  /// Writes go through group commit instead of each blocking the actor's
+  /// thread (set by the server; null: the actor writes in place).
   group_committer* committer = nullptr;
   directory* dir = nullptr;
   /// Stamps every local blackout change (never null once running).
@@ -69,10 +69,11 @@ using agent_actor = caf::typed_actor<
 /// The state of one agent actor: the pure logic plus the glue that persists
 /// each change before answering and arms the next blackout deadline.
 ///
-/// A command's write is either done in place (default durability) or handed
-/// to the group committer (sync mode); in the latter case the actor keeps
-/// later commands waiting until the write is confirmed, so commands still
-/// apply one at a time, in order, each on the state its predecessor left.
+/// A command's write is handed to the group committer (the server always
+/// has one; actor tests may leave it out, and then the actor writes in
+/// place). The actor keeps later commands waiting until the write is
+/// confirmed, so commands still apply one at a time, in order, each on the
+/// state its predecessor left; the committer answers the request itself.
 struct agent_actor_state {
   static constexpr const char* name = "agent";
 
@@ -101,6 +102,8 @@ private:
     std::function<void(agent_reply)> respond; ///< empty for a timer tick
     bool removing = false;
     bool publish = false; ///< a local blackout change to send to peers
+    /// The committer published the new state and answered the request.
+    bool answered = false;
   };
 
   void run(agent_request& req);

@@ -147,9 +147,10 @@ int run(const server_config& cfg) {
   caf_cfg.set("scheduler.max-threads", cfg.actor_threads);
   caf::actor_system sys{caf_cfg};
 
-  std::unique_ptr<group_committer> committer;
-  if (cfg.storage_sync)
-    committer = std::make_unique<group_committer>(timed);
+  // Every change is written through group commit: one RocksDB write (one
+  // WAL append, and one fsync with storage.sync) for whatever the agent
+  // actors handed over meanwhile, off the actors' threads.
+  auto committer = std::make_unique<group_committer>(timed);
 
   directory dir;
   hybrid_clock hlc;

@@ -11,14 +11,15 @@
 
 namespace rapi {
 
-/// Group commit for `storage.sync = true`.
+/// Group commit: every agent actor's write goes through it.
 ///
-/// With an fsync per write, a writer blocked on its own fsync caps
-/// throughput at one write per disk flush per thread. Agent actors instead
-/// hand their batch to this committer and go on; its one thread takes every
-/// batch queued meanwhile, writes them as one atomic batch (one WAL append,
-/// one fsync) and calls each writer back. Each writer's batch stays atomic
-/// because the merged batch is.
+/// A writer blocked on its own write (and, with `storage.sync`, its own
+/// fsync) caps throughput and stalls its actor thread, with every other
+/// agent on it, whenever RocksDB stalls. Agent actors instead hand their
+/// batch to this committer and go on; its one thread takes every batch
+/// queued meanwhile, writes them as one atomic batch (one WAL append, one
+/// fsync in sync mode) and calls each writer back. Each writer's batch
+/// stays atomic because the merged batch is.
 class group_committer {
 public:
   using callback = std::function<void(const storage_status&)>;
