@@ -135,6 +135,22 @@ bool decode_blackout_ptr(const json_value* v, blackout_state& out) {
   }
   if (auto* h = member_ci(*v, "History"); h && h->is_array()) {
     for (auto& i : h->items) {
+      if (i.is_array()) { // [start, stop] in epoch milliseconds
+        if (i.items.size() != 2 || !i.items[0].is_number())
+          return false;
+        auto s = parse_signed_int(i.items[0].text);
+        if (!s)
+          return false;
+        std::optional<timestamp> stop;
+        if (!i.items[1].is_null()) {
+          stop = i.items[1].is_number() ? parse_signed_int(i.items[1].text)
+                                        : std::nullopt;
+          if (!stop)
+            return false;
+        }
+        out.history.push_back({*s, stop});
+        continue;
+      }
       auto s = get_time(i, "StartTime");
       if (!s)
         return false;
@@ -223,8 +239,20 @@ void append_blackout(std::string& out, const blackout_state& b,
   out += ",\"ScheduledStartTime\":";
   append_time_or_null(out, b.scheduled_start);
   if (with_history) {
+    // Internal, never rendered: [start, stop] pairs in epoch milliseconds
+    // (formatting 16 ISO times per change cost more than the rest of the
+    // live state). Older values hold {"StartTime","StopTime"} objects.
     out += ",\"History\":";
-    append_array(out, b.history, append_interval);
+    append_array(out, b.history, [](std::string& o, const interval& i) {
+      o.push_back('[');
+      o += std::to_string(i.start);
+      o.push_back(',');
+      if (i.stop)
+        o += std::to_string(*i.stop);
+      else
+        o += "null";
+      o.push_back(']');
+    });
     out += ",\"Version\":{\"Wall\":" + std::to_string(b.version.wall)
            + ",\"Logical\":" + std::to_string(b.version.logical) + "}";
   }

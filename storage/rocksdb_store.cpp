@@ -181,9 +181,9 @@ std::unique_ptr<kv_store> open_rocksdb(const std::string& dir,
   rocksdb::Options opts;
   opts.create_if_missing = options.create_if_missing;
   opts.paranoid_checks = true;
-  // Concurrent writers from many agent actors share one WAL write (and one
-  // fsync in sync mode): RocksDB's write groups are the group commit.
-  opts.enable_pipelined_write = true;
+  // The agent actors' changes reach RocksDB through one group committer
+  // thread (storage/group_committer.hpp), so RocksDB's own write pipeline
+  // for concurrent writers would only add hand-offs.
   opts.IncreaseParallelism(2);
   opts.max_open_files = 512;
   rocksdb::BlockBasedTableOptions table;

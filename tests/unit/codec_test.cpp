@@ -418,6 +418,34 @@ BOOST_AUTO_TEST_CASE(scheduled_blackout_round_trip) {
   BOOST_TEST((back.blackout == live.blackout));
 }
 
+BOOST_AUTO_TEST_CASE(blackout_history_forms) {
+  // Written as [start, stop] milliseconds; objects with ISO times (as the
+  // first servers wrote them) are still read.
+  agent_live live;
+  live.blackout.history = {{base, base + sec}, {base + 2 * sec, base + 3 * sec}};
+  const auto text = rapi::encode_live(live);
+  BOOST_TEST(text.find("\"History\":[[" + std::to_string(base) + ","
+                       + std::to_string(base + sec) + "],[")
+             != std::string::npos, text);
+  agent_live back;
+  BOOST_REQUIRE(rapi::decode_live(text, back));
+  BOOST_TEST((back.blackout.history == live.blackout.history));
+  const std::string old =
+    "{\"ActiveCall\":null,\"InactiveCalls\":[],\"DesktopOnlySessions\":[],"
+    "\"Blackout\":{\"Active\":false,\"History\":[{\"StartTime\":"
+    "\"2026-11-30T10:00:00.000+00:00\",\"StopTime\":"
+    "\"2026-11-30T10:00:01.000+00:00\"}]},\"Recent\":[]}";
+  BOOST_REQUIRE(rapi::decode_live(old, back));
+  BOOST_REQUIRE(back.blackout.history.size() == 1u);
+  BOOST_TEST(back.blackout.history[0].stop.value_or(0)
+             - back.blackout.history[0].start == sec);
+  // A malformed pair makes the value unreadable.
+  for (auto bad : {"[1]", "[\"1\",2]", "[1,\"x\"]", "[1,2,3]"}) {
+    std::string t = "{\"Blackout\":{\"History\":[" + std::string(bad) + "]}}";
+    BOOST_TEST(!rapi::decode_live(t, back), t);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(decode_live_rejects_garbage) {
   agent_live out;
   BOOST_TEST(!rapi::decode_live("", out));
