@@ -208,7 +208,11 @@ void append_recording(std::string& out, const recording& r) {
   out.push_back('}');
 }
 
-void append_call(std::string& out, const call& c) {
+namespace {
+
+/// A call, its recordings written by `rec` (in full, or by id when stored).
+template <class F>
+void append_call_with(std::string& out, const call& c, F&& rec) {
   out += "{\"CallInstance\":";
   append_json_string(out, c.call_id);
   out += ",\"CallIdentifier\":";
@@ -218,10 +222,16 @@ void append_call(std::string& out, const call& c) {
   out += "\",\"StartTime\":";
   append_time_or_null(out, c.start);
   out += ",\"Recordings\":";
-  append_array(out, c.recordings, append_recording);
+  append_array(out, c.recordings, rec);
   out += ",\"Metadata\":";
   append_metadata(out, c.meta);
   out.push_back('}');
+}
+
+} // namespace
+
+void append_call(std::string& out, const call& c) {
+  append_call_with(out, c, append_recording);
 }
 
 void append_blackout(std::string& out, const blackout_state& b,
@@ -352,19 +362,7 @@ void append_recording_ref(std::string& out, const recording& r) {
 }
 
 void append_call_skeleton(std::string& out, const call& c) {
-  out += "{\"CallInstance\":";
-  append_json_string(out, c.call_id);
-  out += ",\"CallIdentifier\":";
-  append_str_or_null(out, c.call_identifier);
-  out += ",\"CallState\":\"";
-  out += to_string(c.state);
-  out += "\",\"StartTime\":";
-  append_time_or_null(out, c.start);
-  out += ",\"Recordings\":";
-  append_array(out, c.recordings, append_recording_ref);
-  out += ",\"Metadata\":";
-  append_metadata(out, c.meta);
-  out.push_back('}');
+  append_call_with(out, c, append_recording_ref);
 }
 
 } // namespace
