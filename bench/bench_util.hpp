@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -20,6 +21,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <sys/types.h>
@@ -301,6 +303,42 @@ inline std::string utc_now_text() {
 /// The last `n` bytes of `text` (for error reports with server output).
 inline std::string tail(const std::string& text, std::size_t n = 2000) {
   return text.size() <= n ? text : "..." + text.substr(text.size() - n);
+}
+
+/// Opens a results object with what every bench records first: its name,
+/// the time (UTC) and the machine's hardware threads.
+template <class Writer>
+void begin_results(Writer& w, const char* bench) {
+  w.StartObject();
+  w.Key("bench");
+  w.String(bench);
+  w.Key("time");
+  w.String(utc_now_text().c_str());
+  w.Key("hardware_threads");
+  w.Uint(std::thread::hardware_concurrency());
+}
+
+/// The `main` of a bench program: parses the options (a bad one: the
+/// message and the usage on stderr, exit 2), then runs (an exception: its
+/// message on stderr, exit 1). SIGPIPE is ignored: a server that dies
+/// mid-request is reported, not fatal.
+template <class Options>
+int bench_main(int argc, char** argv, const char* name, const char* usage,
+               Options (*parse)(int, char**), int (*run)(const Options&)) {
+  std::signal(SIGPIPE, SIG_IGN);
+  Options o;
+  try {
+    o = parse(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n%s", name, e.what(), usage);
+    return 2;
+  }
+  try {
+    return run(o);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", name, e.what());
+    return 1;
+  }
 }
 
 } // namespace rapi::bench

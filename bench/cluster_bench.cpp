@@ -1261,13 +1261,7 @@ std::string to_json(const options& o, const run_info& info,
                     const std::vector<direction_result>& dirs) {
   rapidjson::StringBuffer buf;
   json_writer w(buf);
-  w.StartObject();
-  w.Key("bench");
-  w.String("cluster");
-  w.Key("time");
-  w.String(utc_now_text().c_str());
-  w.Key("hardware_threads");
-  w.Uint(std::thread::hardware_concurrency());
+  begin_results(w, "cluster");
   w.Key("params");
   w.StartObject();
   w.Key("quick");
@@ -1470,18 +1464,6 @@ int run(const options& o) {
 } // namespace
 
 int main(int argc, char** argv) {
-  std::signal(SIGPIPE, SIG_IGN);
-  options o;
-  try {
-    o = parse_options(argc, argv);
-  } catch (const std::exception& e) {
-    std::cerr << "cluster-bench: " << e.what() << "\n" << usage_text;
-    return 2;
-  }
-  try {
-    return run(o);
-  } catch (const std::exception& e) {
-    std::cerr << "cluster-bench: " << e.what() << "\n";
-    return 1;
-  }
+  return rapi::bench::bench_main<options>(argc, argv, "cluster-bench", usage_text,
+                                          parse_options, run);
 }

@@ -386,13 +386,7 @@ std::string to_json(const options& o, const fsync_probe_result& probe,
                     const mode_result& async, const mode_result& sync) {
   rapidjson::StringBuffer buf;
   json_writer w(buf);
-  w.StartObject();
-  w.Key("bench");
-  w.String("durability");
-  w.Key("time");
-  w.String(utc_now_text().c_str());
-  w.Key("hardware_threads");
-  w.Uint(std::thread::hardware_concurrency());
+  begin_results(w, "durability");
   w.Key("params");
   w.StartObject();
   w.Key("quick");
@@ -474,18 +468,6 @@ int run(const options& o) {
 } // namespace
 
 int main(int argc, char** argv) {
-  std::signal(SIGPIPE, SIG_IGN);
-  options o;
-  try {
-    o = parse_options(argc, argv);
-  } catch (const std::exception& e) {
-    std::cerr << "durability-bench: " << e.what() << "\n" << usage_text;
-    return 2;
-  }
-  try {
-    return run(o);
-  } catch (const std::exception& e) {
-    std::cerr << "durability-bench: " << e.what() << "\n";
-    return 1;
-  }
+  return rapi::bench::bench_main<options>(argc, argv, "durability-bench", usage_text,
+                                          parse_options, run);
 }

@@ -1582,20 +1582,11 @@ int run(const options& o) {
 } // namespace
 
 int main(int argc, char** argv) {
-  std::signal(SIGPIPE, SIG_IGN);
-  options o;
-  try {
-    o = parse_options(argc, argv);
-  } catch (const std::exception& e) {
-    std::cerr << "recording-bench: " << e.what() << "\n" << usage_text;
-    return 2;
-  }
-  try {
-    if (!o.render.empty())
-      return render_report(o.render, o.markdown, o.svg, o.notes);
-    return run(o);
-  } catch (const std::exception& e) {
-    std::cerr << "recording-bench: " << e.what() << "\n";
-    return 1;
-  }
+  return rapi::bench::bench_main<options>(
+    argc, argv, "recording-bench", usage_text, parse_options,
+    [](const options& o) {
+      if (!o.render.empty())
+        return render_report(o.render, o.markdown, o.svg, o.notes);
+      return run(o);
+    });
 }

@@ -551,13 +551,7 @@ void write_mem(json_writer& w, const char* key, const mem_info& m) {
 std::string to_json(const options& o, const results& r) {
   rapidjson::StringBuffer buf;
   json_writer w(buf);
-  w.StartObject();
-  w.Key("bench");
-  w.String("recovery");
-  w.Key("time");
-  w.String(utc_now_text().c_str());
-  w.Key("hardware_threads");
-  w.Uint(std::thread::hardware_concurrency());
+  begin_results(w, "recovery");
   w.Key("params");
   w.StartObject();
   w.Key("quick");
@@ -941,18 +935,6 @@ int run(const options& o) {
 } // namespace
 
 int main(int argc, char** argv) {
-  std::signal(SIGPIPE, SIG_IGN);
-  options o;
-  try {
-    o = parse_options(argc, argv);
-  } catch (const std::exception& e) {
-    std::cerr << "recovery-bench: " << e.what() << "\n" << usage_text;
-    return 2;
-  }
-  try {
-    return run(o);
-  } catch (const std::exception& e) {
-    std::cerr << "recovery-bench: " << e.what() << "\n";
-    return 1;
-  }
+  return rapi::bench::bench_main<options>(argc, argv, "recovery-bench", usage_text,
+                                          parse_options, run);
 }
