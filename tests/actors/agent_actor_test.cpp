@@ -4,6 +4,11 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <thread>
+
 #include <caf/all.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
 
@@ -201,6 +206,101 @@ BOOST_AUTO_TEST_CASE(removed_agent_answers_not_found) {
   rm.kind = command_kind::remove;
   BOOST_TEST(!send(rm).error);
   BOOST_TEST(entry->removed.load());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// -- through the group committer (as the server runs) -----------------------
+
+namespace {
+
+/// Sends one command with a group committer in place and waits for the
+/// committer's answer. The committer is stopped (its thread joined) before
+/// the scheduler runs again, so the actor's commit message is queued by
+/// then: CAF's test scheduler is single-threaded.
+struct committed_reply {
+  agent_reply reply;
+  /// The published snapshot at the moment the answer was sent.
+  std::shared_ptr<const agent_live> seen;
+};
+
+committed_reply send_committed(fixture& f, command cmd) {
+  group_committer committer{f.store};
+  f.svc.committer = &committer;
+  std::mutex mtx;
+  std::optional<committed_reply> got;
+  send_to_agent(f.entry,
+                agent_request{std::move(cmd),
+                              [&](agent_reply r) {
+                                std::lock_guard<std::mutex> guard{mtx};
+                                got = committed_reply{std::move(r),
+                                                      f.entry->live()};
+                              }},
+                &f.svc);
+  f.sched->run(); // the actor applies the command and hands its batch over
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> guard{mtx};
+      if (got)
+        break;
+    }
+    BOOST_REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  committer.stop();
+  f.svc.committer = nullptr;
+  f.sched->run(); // the actor learns of the commit
+  return std::move(*got);
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(agent_actor_committed, fixture)
+
+BOOST_AUTO_TEST_CASE(the_answer_follows_the_published_state) {
+  command start_call;
+  start_call.kind = command_kind::cti_event;
+  start_call.event.call_id = "c-1";
+  auto r = send_committed(*this, start_call);
+  BOOST_TEST(!r.reply.error);
+  // A client holding its 200 reads its change.
+  BOOST_REQUIRE(r.seen->active_call.has_value());
+  BOOST_TEST(r.seen->active_call->call_id == "c-1");
+  command rec;
+  rec.kind = command_kind::record_start;
+  r = send_committed(*this, rec);
+  BOOST_TEST(!r.reply.error);
+  BOOST_REQUIRE(r.seen->active_call.has_value());
+  BOOST_TEST(r.seen->active_call->recordings.size() == 1u);
+  // And it is stored.
+  storage_status st;
+  auto v = store.get(keys::live(7), st);
+  BOOST_REQUIRE(v.has_value());
+  agent_live stored;
+  std::string why;
+  BOOST_REQUIRE(read_stored_live(store, *v, stored, why));
+  BOOST_REQUIRE(stored.active_call.has_value());
+  BOOST_TEST(stored.active_call->recordings.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_group_write_answers_500_and_changes_nothing) {
+  command start_call;
+  start_call.kind = command_kind::cti_event;
+  start_call.event.call_id = "c-1";
+  BOOST_TEST(!send_committed(*this, start_call).reply.error);
+  store.fail_writes = true;
+  command rec;
+  rec.kind = command_kind::record_start;
+  auto r = send_committed(*this, rec);
+  BOOST_TEST((r.reply.error.code == agent_errc::storage_failure));
+  BOOST_TEST(r.seen->active_call->recordings.empty());
+  BOOST_TEST(entry->live()->active_call->recordings.empty());
+  store.fail_writes = false;
+  // The actor's own state was rolled back: the next start is the first.
+  r = send_committed(*this, rec);
+  BOOST_TEST(!r.reply.error);
+  BOOST_TEST(r.seen->active_call->recordings.size() == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
