@@ -230,6 +230,16 @@ std::unique_ptr<kv_store> open_rocksdb(const std::string& dir,
   opts.memtable_insert_with_hint_prefix_extractor
     = std::make_shared<insert_hint_prefix>();
   opts.IncreaseParallelism(2);
+  // Flushes (a 64 MiB memtable about every second under load) and
+  // compactions come in bursts of 50-250 ms of CPU; at normal priority they
+  // take a core from the threads that answer requests, and the answers of
+  // those moments are the slow ones. At low priority they run in the idle
+  // time a server below saturation has; a saturated one stalls writes until
+  // they are done, as RocksDB would anyway. (Env::Default() is process-wide.)
+  opts.env->LowerThreadPoolCPUPriority(rocksdb::Env::HIGH,
+                                       rocksdb::CpuPriority::kLow);
+  opts.env->LowerThreadPoolCPUPriority(rocksdb::Env::LOW,
+                                       rocksdb::CpuPriority::kLow);
   opts.max_open_files = 512;
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
