@@ -23,6 +23,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 JOBS=${JOBS:-2}
+# How the hardening builds are configured (ccache, Ninja, -g1).
+source scripts/hardening-build.sh
 
 # Integration suites run under TSan (Boost.Test --run_test syntax). All of
 # them go through the real server: RESTinio threads, the query pool, the
@@ -75,8 +77,7 @@ check_reports() {
 run_asan() {
   local b="$ROOT/build-asan" reports="$ROOT/build-asan/sanitizer-reports"
   echo "sanitize: configuring and building $b (ASan+UBSan)"
-  cmake -S . -B "$b" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRAPI_SANITIZE=address \
-    >/dev/null
+  hardening_configure "$b" -DRAPI_SANITIZE=address
   cmake --build "$b" -j "$JOBS"
   rm -rf "$reports"
   mkdir -p "$reports"
@@ -94,8 +95,7 @@ run_asan() {
 run_tsan() {
   local b="$ROOT/build-tsan" reports="$ROOT/build-tsan/sanitizer-reports"
   echo "sanitize: configuring and building $b (TSan)"
-  cmake -S . -B "$b" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRAPI_SANITIZE=thread \
-    >/dev/null
+  hardening_configure "$b" -DRAPI_SANITIZE=thread
   cmake --build "$b" -j "$JOBS" --target recording-api unit_tests actor_tests \
     integration_tests
   rm -rf "$reports"

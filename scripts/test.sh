@@ -40,7 +40,6 @@ if [ "${RAPI_SKIP_HARDENING:-0}" = 1 ]; then
 fi
 bash scripts/sanitize.sh asan
 stage_done "the ASan+UBSan build and suite (scripts/sanitize.sh asan)"
-cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_CXX_COMPILER=clang++ -DRAPI_FUZZ=ON >/dev/null
+# fuzz.sh configures build-fuzz (clang, -DRAPI_FUZZ=ON) on first use.
 bash scripts/fuzz.sh build-fuzz 15
 stage_done "fuzzing (scripts/fuzz.sh build-fuzz 15)"
