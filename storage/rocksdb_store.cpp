@@ -184,6 +184,13 @@ std::unique_ptr<kv_store> open_rocksdb(const std::string& dir,
   // Concurrent writers from many agent actors share one WAL write (and one
   // fsync in sync mode): RocksDB's write groups are the group commit.
   opts.enable_pipelined_write = true;
+#ifdef RAPI_TSAN
+  // TSan builds only (docs/hardening.md): no write groups of more than one
+  // batch. A group's leader copies the other writers' batches with
+  // libstdc++ called from librocksdb, neither instrumented, so TSan would
+  // report those copies against our threads with every RocksDB frame lost.
+  opts.max_write_batch_group_size_bytes = 1;
+#endif
   opts.IncreaseParallelism(2);
   opts.max_open_files = 512;
   rocksdb::BlockBasedTableOptions table;
