@@ -8,8 +8,10 @@
 #         and the fuzz corpus replays (openapi_lint is not C++ and is left
 #         to the normal build).
 #   tsan  build-tsan (RelWithDebInfo, -DRAPI_SANITIZE=thread) runs the
-#         actor and unit tests and the integration suites that drive the
-#         server's HTTP threads and agent actors concurrently (TSAN_SUITES).
+#         unit, actor, integration and cluster tests, which drive the
+#         server's HTTP threads, agent actors on two CAF workers, group
+#         committer and cluster threads at once, and the caf_tsan_* checks
+#         of how TSan is told about CAF (the fuzz replays are left to asan).
 #
 # The cluster tests need a broker: scripts/test.sh exports RAPI_AMQP_URL
 # (and RAPI_BROKER_DIR, RAPI_BROKER_SCRIPT) before calling this; run alone,
@@ -26,11 +28,6 @@ JOBS=${JOBS:-2}
 # How the hardening builds are configured (ccache, Ninja, -g1).
 source scripts/hardening-build.sh
 
-# Integration suites run under TSan (Boost.Test --run_test syntax). All of
-# them go through the real server: RESTinio threads, the query pool, the
-# agent actors and the group committer at once. Kept to a few minutes.
-TSAN_SUITES=${TSAN_SUITES:-calls,recordings,blackouts,seed_examples,limits,lifecycle}
-
 stages=("$@")
 if [ ${#stages[@]} -eq 0 ]; then stages=(asan tsan); fi
 for s in "${stages[@]}"; do
@@ -45,9 +42,13 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
-if [ -z "${RAPI_AMQP_URL:-}" ] && [[ " ${stages[*]} " == *" asan "* ]]; then
+if [ -z "${RAPI_AMQP_URL:-}" ]; then
   broker_dir=$(mktemp -d /tmp/rapi-broker.XXXXXX)
-  eval "$(bash scripts/rabbitmq.sh start "$broker_dir")"
+  broker_env=$(bash scripts/rabbitmq.sh start "$broker_dir") || {
+    echo "sanitize: the private RabbitMQ broker did not start" >&2
+    exit 1
+  }
+  eval "$broker_env"
   export RAPI_AMQP_URL="$AMQP_URL"
   export RAPI_BROKER_DIR="$broker_dir"
   export RAPI_BROKER_SCRIPT="$ROOT/scripts/rabbitmq.sh"
@@ -97,23 +98,15 @@ run_tsan() {
   echo "sanitize: configuring and building $b (TSan)"
   hardening_configure "$b" -DRAPI_SANITIZE=thread
   cmake --build "$b" -j "$JOBS" --target recording-api unit_tests actor_tests \
-    integration_tests
+    integration_tests cluster_tests caf_tsan_check
   rm -rf "$reports"
   mkdir -p "$reports"
   local rc=0
   (
     export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$ROOT/tests/sanitizers/tsan.supp:log_path=$reports/tsan"
-    # One CAF worker thread in the servers the tests start. TSan cannot see
-    # how libcaf_core (uninstrumented) hands an actor from one worker to
-    # another, so with several workers every actor migration would read as
-    # a race; the HTTP threads, query pool, group committer and cluster
-    # threads still run concurrently with the actors (docs/hardening.md).
-    export RECORDING_API__SERVER__ACTOR_THREADS=1
     cd "$b"
-    ctest --output-on-failure --timeout 900 -R '^(unit|actors)$'
-    echo "sanitize: integration suites under TSan: $TSAN_SUITES"
-    ./tests/integration_tests --run_test="$TSAN_SUITES" --log_level=test_suite \
-      --report_level=short
+    ctest --output-on-failure --timeout 900 \
+      -R '^(caf_tsan_clean|caf_tsan_race|unit|actors|integration|cluster)$'
   ) || rc=$?
   check_reports "$reports" || rc=1
   return "$rc"
