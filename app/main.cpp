@@ -257,9 +257,8 @@ int run(const server_config& cfg) {
   std::size_t restored = 0;
   // Recovery spawns actors whose restored timers may fire at once; they need
   // the server id, so bind first when it is derived from the port.
-  handlers h{hs};
   try {
-    server.start(h);
+    server.bind();
   } catch (const std::exception& e) {
     std::cerr << "recording-api: " << e.what() << "\n";
     return 1;
@@ -269,7 +268,11 @@ int run(const server_config& cfg) {
   if (server_id.empty())
     server_id = host_name() + ":" + std::to_string(server.api_port());
   svc.settings.server_id = server_id;
-  const_cast<handler_services&>(h.services()).server_id = server_id;
+  // The handlers get it before the listener threads start: /admin/health
+  // is served from then on and reads it.
+  hs.server_id = server_id;
+  handlers h{hs};
+  server.start(h);
   if (cfg.cluster.enabled) {
     auto cs = cfg.cluster;
     cs.server_id = server_id;

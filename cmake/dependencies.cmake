@@ -24,3 +24,13 @@ set_target_properties(caf::core PROPERTIES
   IMPORTED_LOCATION ${CAF_CORE_LIBRARY}
   INTERFACE_INCLUDE_DIRECTORIES ${CAF_INCLUDE_DIR}
   INTERFACE_LINK_LIBRARIES Threads::Threads)
+
+# TSan builds: libcaf_core is not instrumented, so TSan cannot see how CAF
+# orders messages and actors between threads; tests/sanitizers/caf_tsan.cpp
+# tells it, compiled into every program that links CAF (docs/hardening.md).
+if(RAPI_SANITIZERS STREQUAL "thread")
+  set_property(TARGET caf::core APPEND PROPERTY INTERFACE_SOURCES
+    ${PROJECT_SOURCE_DIR}/tests/sanitizers/caf_tsan.cpp)
+  set_property(TARGET caf::core APPEND PROPERTY INTERFACE_LINK_LIBRARIES
+    ${CMAKE_DL_LIBS})
+endif()

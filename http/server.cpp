@@ -309,15 +309,22 @@ http_server::~http_server() {
   stop();
 }
 
-void http_server::start(handlers& h) {
+void http_server::bind() {
   auto& d = *impl_;
-  d.h = &h;
+  if (d.api)
+    return;
   d.work = std::make_unique<
     asio::executor_work_guard<asio::io_context::executor_type>>(
     d.ioc.get_executor());
   d.api = d.make(listener::api, d.settings.bind, d.settings.port, d.api_port);
   d.admin = d.make(listener::admin, d.settings.admin_bind,
                    d.settings.admin_port, d.admin_port);
+}
+
+void http_server::start(handlers& h) {
+  bind();
+  auto& d = *impl_;
+  d.h = &h;
   for (std::size_t i = 0; i < std::max<std::size_t>(1, d.settings.threads);
        ++i)
     d.threads.emplace_back([&d] { d.ioc.run(); });

@@ -50,8 +50,14 @@ public:
   explicit http_server(http_settings settings);
   ~http_server();
 
-  /// Binds both listeners and starts the threads; throws
-  /// std::runtime_error naming the address when a bind fails.
+  /// Binds both listeners, serving nothing yet (the ports are known from
+  /// here on); throws std::runtime_error naming the address when a bind
+  /// fails.
+  void bind();
+
+  /// Starts the listener threads, which serve with `h` (binds first if
+  /// `bind` was not called). Whatever `h` reads must be set before: from
+  /// here on requests arrive, `/admin/health` even before `set_ready`.
   void start(handlers& h);
 
   std::uint16_t api_port() const;

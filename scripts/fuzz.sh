@@ -3,9 +3,9 @@
 #
 #   scripts/fuzz.sh BUILD_DIR SECONDS [NAME...]
 #
-# BUILD_DIR must be configured with clang and -DRAPI_FUZZ=ON (scripts/test.sh
-# does that for build-fuzz); the harnesses are built here if needed. Each
-# harness runs for SECONDS on a copy of its committed seed corpus
+# BUILD_DIR is configured here (clang, -DRAPI_FUZZ=ON) when it does not
+# exist yet; an existing one must be such a build. The harnesses are built
+# here. Each harness runs for SECONDS on a copy of its committed seed corpus
 # (tests/fuzz/corpus/NAME, copied to BUILD_DIR/fuzz-work/NAME, which keeps
 # what the run found). An input that crashes, leaks, times out (5 s) or
 # goes over 2 GiB is kept under BUILD_DIR/fuzz-artifacts/NAME/ and the
@@ -35,6 +35,14 @@ if [ ${#names[@]} -eq 0 ]; then
   done
 fi
 
+# How the hardening builds are configured (ccache, Ninja, -g1).
+source scripts/hardening-build.sh
+
+# A build folder that does not exist yet is configured here (clang,
+# -DRAPI_FUZZ=ON); an existing one must already be a fuzz build.
+if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
+  hardening_configure "$BUILD_DIR" -DCMAKE_CXX_COMPILER=clang++ -DRAPI_FUZZ=ON
+fi
 if ! grep -q '^RAPI_FUZZ:BOOL=ON' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null; then
   echo "fuzz: $BUILD_DIR is not configured with -DRAPI_FUZZ=ON (and clang)" >&2
   exit 2

@@ -11,8 +11,9 @@ packages=(
   # Hardening (docs/hardening.md): clang for the libFuzzer harnesses;
   # libclang-rt-14-dev holds libFuzzer and clang's sanitizer runtimes and is
   # only a recommendation of clang, so it is named here. GCC's sanitizer
-  # runtimes (ASan, UBSan, TSan) come with build-essential.
-  clang libclang-rt-14-dev
+  # runtimes (ASan, UBSan, TSan) come with build-essential. Ninja builds the
+  # sanitizer and fuzz trees (it keeps both cores busy across targets).
+  clang libclang-rt-14-dev ninja-build
 )
 
 missing=()

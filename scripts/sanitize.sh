@@ -8,8 +8,10 @@
 #         and the fuzz corpus replays (openapi_lint is not C++ and is left
 #         to the normal build).
 #   tsan  build-tsan (RelWithDebInfo, -DRAPI_SANITIZE=thread) runs the
-#         actor and unit tests and the integration suites that drive the
-#         server's HTTP threads and agent actors concurrently (TSAN_SUITES).
+#         unit, actor, integration and cluster tests, which drive the
+#         server's HTTP threads, agent actors on two CAF workers, group
+#         committer and cluster threads at once, and the caf_tsan_* checks
+#         of how TSan is told about CAF (the fuzz replays are left to asan).
 #
 # The cluster tests need a broker: scripts/test.sh exports RAPI_AMQP_URL
 # (and RAPI_BROKER_DIR, RAPI_BROKER_SCRIPT) before calling this; run alone,
@@ -23,11 +25,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 JOBS=${JOBS:-2}
-
-# Integration suites run under TSan (Boost.Test --run_test syntax). All of
-# them go through the real server: RESTinio threads, the query pool, the
-# agent actors and the group committer at once. Kept to a few minutes.
-TSAN_SUITES=${TSAN_SUITES:-calls,recordings,blackouts,seed_examples,limits,lifecycle}
+# How the hardening builds are configured (ccache, Ninja, -g1).
+source scripts/hardening-build.sh
 
 stages=("$@")
 if [ ${#stages[@]} -eq 0 ]; then stages=(asan tsan); fi
@@ -43,9 +42,13 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
-if [ -z "${RAPI_AMQP_URL:-}" ] && [[ " ${stages[*]} " == *" asan "* ]]; then
+if [ -z "${RAPI_AMQP_URL:-}" ]; then
   broker_dir=$(mktemp -d /tmp/rapi-broker.XXXXXX)
-  eval "$(bash scripts/rabbitmq.sh start "$broker_dir")"
+  broker_env=$(bash scripts/rabbitmq.sh start "$broker_dir") || {
+    echo "sanitize: the private RabbitMQ broker did not start" >&2
+    exit 1
+  }
+  eval "$broker_env"
   export RAPI_AMQP_URL="$AMQP_URL"
   export RAPI_BROKER_DIR="$broker_dir"
   export RAPI_BROKER_SCRIPT="$ROOT/scripts/rabbitmq.sh"
@@ -75,8 +78,7 @@ check_reports() {
 run_asan() {
   local b="$ROOT/build-asan" reports="$ROOT/build-asan/sanitizer-reports"
   echo "sanitize: configuring and building $b (ASan+UBSan)"
-  cmake -S . -B "$b" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRAPI_SANITIZE=address \
-    >/dev/null
+  hardening_configure "$b" -DRAPI_SANITIZE=address
   cmake --build "$b" -j "$JOBS"
   rm -rf "$reports"
   mkdir -p "$reports"
@@ -94,26 +96,17 @@ run_asan() {
 run_tsan() {
   local b="$ROOT/build-tsan" reports="$ROOT/build-tsan/sanitizer-reports"
   echo "sanitize: configuring and building $b (TSan)"
-  cmake -S . -B "$b" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRAPI_SANITIZE=thread \
-    >/dev/null
+  hardening_configure "$b" -DRAPI_SANITIZE=thread
   cmake --build "$b" -j "$JOBS" --target recording-api unit_tests actor_tests \
-    integration_tests
+    integration_tests cluster_tests caf_tsan_check
   rm -rf "$reports"
   mkdir -p "$reports"
   local rc=0
   (
     export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$ROOT/tests/sanitizers/tsan.supp:log_path=$reports/tsan"
-    # One CAF worker thread in the servers the tests start. TSan cannot see
-    # how libcaf_core (uninstrumented) hands an actor from one worker to
-    # another, so with several workers every actor migration would read as
-    # a race; the HTTP threads, query pool, group committer and cluster
-    # threads still run concurrently with the actors (docs/hardening.md).
-    export RECORDING_API__SERVER__ACTOR_THREADS=1
     cd "$b"
-    ctest --output-on-failure --timeout 900 -R '^(unit|actors)$'
-    echo "sanitize: integration suites under TSan: $TSAN_SUITES"
-    ./tests/integration_tests --run_test="$TSAN_SUITES" --log_level=test_suite \
-      --report_level=short
+    ctest --output-on-failure --timeout 900 \
+      -R '^(caf_tsan_clean|caf_tsan_race|unit|actors|integration|cluster)$'
   ) || rc=$?
   check_reports "$reports" || rc=1
   return "$rc"
