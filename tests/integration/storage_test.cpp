@@ -127,6 +127,74 @@ BOOST_AUTO_TEST_CASE(newer_layout_is_refused_untouched) {
   remove_dir(dir);
 }
 
+BOOST_AUTO_TEST_CASE(layout_1_folder_is_read_and_marked_2) {
+  // Layout 1 (storage/README.md) stored every recording in full inside the
+  // agent's live state, and the blackout history as ISO times.
+  auto dir = make_temp_dir();
+  const std::string rec = "0b6d3c2e-1f4a-4c5b-8d9e-0a1b2c3d4e5f";
+  put_key(dir, std::string(rapi::keys::layout), "1");
+  put_key(dir, "p:0000000000000007",
+          R"({"AgentId":7,"BusinessUnit":null,"AgentPhone":"7007",)"
+          R"("SystemUsername":null,"CrmUsername":null,"Username":null,)"
+          R"("DeviceId":null,"DeviceAlias":null})");
+  put_key(dir, "a:0000000000000007",
+          R"({"ActiveCall":{"CallInstance":"c-7","CallIdentifier":null,)"
+          R"("CallState":"OnCall","StartTime":"2026-11-29T10:00:00.000+00:00",)"
+          R"("Recordings":[{"RecordingIdentifier":")" + rec + R"(",)"
+          R"("Kind":"Audio","IsDuplicate":false,"RecordingState":"Recording",)"
+          R"("AgentId":7,"CallInstance":"c-7","CallIdentifier":null,)"
+          R"("StartTime":"2026-11-29T10:00:01.000+00:00","StopTime":null,)"
+          R"("StopReason":null,"Metadata":{"ani":"5550100"},"Blackouts":[],)"
+          R"("ServerId":"old"}],"Metadata":{"ani":"5550100"}},)"
+          R"("InactiveCalls":[],"DesktopOnlySessions":[],)"
+          R"("Blackout":{"Active":false,"StartTime":"2026-11-29T09:00:00.000+00:00",)"
+          R"("StopTime":"2026-11-29T09:00:05.000+00:00","ScheduledStopTime":null,)"
+          R"("Origin":"old","ScheduledStartTime":null,"History":[{"StartTime":)"
+          R"("2026-11-29T09:00:00.000+00:00","StopTime":)"
+          R"("2026-11-29T09:00:05.000+00:00"}],"Version":{"Wall":1,"Logical":0}},)"
+          R"("Recent":[]})");
+  {
+    server_options o;
+    o.data_dir = dir;
+    server_process srv(o);
+    auto api = srv.api();
+    auto r = api.get("/api/Agent?agentIdentifier=Id&value=7");
+    BOOST_REQUIRE(r.status == 200);
+    auto j = json(r);
+    BOOST_REQUIRE(j && j->IsObject() && (*j)["ActiveCall"].IsObject());
+    BOOST_TEST(str((*j)["ActiveCall"]["CallInstance"]) == "c-7");
+    auto& recs = (*j)["ActiveCall"]["Recordings"];
+    BOOST_REQUIRE(recs.IsArray() && recs.Size() == 1u);
+    BOOST_TEST(str(recs[0]["RecordingIdentifier"]) == rec);
+    // A change after the upgrade is stored in layout 2.
+    r = api.post("/api/Record/StopForAgent",
+                 R"({"AgentIdentifier":"Id","Value":"7"})");
+    BOOST_TEST(r.status == 200, r.body);
+    BOOST_TEST(srv.stop() == 0);
+  }
+  BOOST_TEST(get_key(dir, std::string(rapi::keys::layout)) == "2");
+  auto live = get_key(dir, "a:0000000000000007");
+  BOOST_TEST(live.find("\"Recordings\":[\"" + rec + "\"]") != std::string::npos,
+             live);
+  BOOST_TEST(get_key(dir, "r:" + rec).find("\"Completed\"") != std::string::npos);
+  // The history survived the change of form.
+  BOOST_TEST(live.find("\"History\":[[") != std::string::npos, live);
+  // And the next start reads what it wrote.
+  {
+    server_options o;
+    o.data_dir = dir;
+    server_process srv(o);
+    auto r = srv.api().get("/api/Agent?agentIdentifier=Id&value=7");
+    BOOST_REQUIRE(r.status == 200);
+    auto j = json(r);
+    BOOST_REQUIRE(j && (*j)["ActiveCall"].IsObject());
+    BOOST_TEST(str((*j)["ActiveCall"]["Recordings"][0]["RecordingState"])
+               == "Completed");
+    BOOST_TEST(srv.stop() == 0);
+  }
+  remove_dir(dir);
+}
+
 BOOST_AUTO_TEST_CASE(keys_without_layout_are_refused) {
   auto dir = make_temp_dir();
   put_key(dir, "something", "else");
