@@ -91,6 +91,17 @@ struct fixture {
   }
 
   const blackout_state& state() const { return entry->live()->blackout; }
+
+  /// The agent's live state as stored (what a restart would read).
+  agent_live stored_live() {
+    storage_status st;
+    auto v = store.get(keys::live(7), st);
+    BOOST_REQUIRE(v.has_value());
+    agent_live live;
+    std::string why;
+    BOOST_REQUIRE_MESSAGE(read_stored_live(store, *v, live, why), why);
+    return live;
+  }
 };
 
 } // namespace
@@ -151,16 +162,10 @@ BOOST_AUTO_TEST_CASE(replaced_schedule_leaves_nothing_behind) {
 
 BOOST_AUTO_TEST_CASE(every_change_is_stored_before_the_reply) {
   blackout(command_kind::blackout_start, now() + 1'000);
-  storage_status st;
-  auto v = store.get(keys::live(7), st);
-  BOOST_REQUIRE(v.has_value());
-  agent_live live;
-  std::string why;
-  BOOST_REQUIRE(read_stored_live(store, *v, live, why));
+  auto live = stored_live();
   BOOST_TEST((live.blackout.scheduled_start == base + 1'000));
   advance(std::chrono::milliseconds(1'000));
-  v = store.get(keys::live(7), st);
-  BOOST_REQUIRE(read_stored_live(store, *v, live, why));
+  live = stored_live();
   BOOST_TEST(live.blackout.active);
 }
 
@@ -274,12 +279,7 @@ BOOST_AUTO_TEST_CASE(the_answer_follows_the_published_state) {
   BOOST_REQUIRE(r.seen->active_call.has_value());
   BOOST_TEST(r.seen->active_call->recordings.size() == 1u);
   // And it is stored.
-  storage_status st;
-  auto v = store.get(keys::live(7), st);
-  BOOST_REQUIRE(v.has_value());
-  agent_live stored;
-  std::string why;
-  BOOST_REQUIRE(read_stored_live(store, *v, stored, why));
+  auto stored = stored_live();
   BOOST_REQUIRE(stored.active_call.has_value());
   BOOST_TEST(stored.active_call->recordings.size() == 1u);
 }
