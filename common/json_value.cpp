@@ -344,39 +344,13 @@ std::string utf8_prefix(std::string_view s, std::size_t max_bytes) {
 }
 
 bool valid_utf8(std::string_view s) {
-  std::size_t i = 0, n = s.size();
-  auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  while (i < n) {
-    unsigned c = byte(i);
-    if (c < 0x80) {
+  for (std::size_t i = 0; i < s.size();) {
+    if (static_cast<unsigned char>(s[i]) < 0x80) {
       ++i;
       continue;
     }
-    std::size_t len;
-    unsigned cp;
-    if ((c & 0xe0) == 0xc0) {
-      len = 2;
-      cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      len = 3;
-      cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + len > n)
-      return false;
-    for (std::size_t k = 1; k < len; ++k) {
-      unsigned cc = byte(i + k);
-      if ((cc & 0xc0) != 0x80)
-        return false;
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800)
-        || (len == 4 && (cp < 0x10000 || cp > 0x10ffff))
-        || (cp >= 0xd800 && cp <= 0xdfff))
+    auto len = utf8_sequence(s, i);
+    if (len == 0)
       return false;
     i += len;
   }

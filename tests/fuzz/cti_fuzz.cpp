@@ -18,19 +18,11 @@
 
 using namespace rapi;
 using rapi::fuzz::as_text;
+using rapi::fuzz::check_client_error;
 using rapi::fuzz::is_error_body;
 using rapi::fuzz::is_json;
 
 namespace {
-
-void check_error(const http_error& err, bool utf8_input) {
-  if (!err)
-    return;
-  FUZZ_CHECK(err.status == 400 || err.status == 404,
-             std::to_string(err.status) + " " + err.code);
-  if (utf8_input)
-    FUZZ_CHECK(is_error_body(error_body(err.code, err.message)), err.message);
-}
 
 const param_limits& limits() {
   static const param_limits lim = [] {
@@ -71,7 +63,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
     agent_selector who;
     command cmd;
     auto err = read_cti_event(*ev, limits(), who, cmd);
-    check_error(err, utf8);
+    check_client_error(err, utf8);
     if (err)
       continue;
     FUZZ_CHECK(cmd.kind == command_kind::cti_event, "not a CTI command");

@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "common/json_value.hpp"
+#include "http/exchange.hpp"
+#include "http/params.hpp"
 
 #define FUZZ_CHECK(cond, what)                                              \
   do {                                                                      \
@@ -89,6 +91,20 @@ inline bool is_error_body(std::string_view body) {
   auto* c = v.find("Code");
   return m && c && m->is_string() && c->is_string() && !m->text.empty()
          && !c->text.empty();
+}
+
+/// Every error the extractors return is a client error with a body that is
+/// the contract's error shape; a request that was UTF-8 gets a UTF-8 answer.
+inline void check_client_error(const http_error& err, bool utf8_input) {
+  if (!err)
+    return;
+  FUZZ_CHECK(err.status == 400 || err.status == 404,
+             std::to_string(err.status) + " " + err.code);
+  FUZZ_CHECK(!err.code.empty() && !err.message.empty(), err.message);
+  if (utf8_input) {
+    FUZZ_CHECK(valid_utf8(err.message), err.message);
+    FUZZ_CHECK(is_error_body(error_body(err.code, err.message)), err.message);
+  }
 }
 
 } // namespace rapi::fuzz

@@ -17,24 +17,11 @@
 
 using namespace rapi;
 using rapi::fuzz::as_text;
+using rapi::fuzz::check_client_error;
 using rapi::fuzz::is_error_body;
 using rapi::fuzz::take_line;
 
 namespace {
-
-/// Every error the extractors return is a client error with a body that is
-/// the contract's error shape; a request that was UTF-8 gets a UTF-8 answer.
-void check_error(const http_error& err, bool utf8_input) {
-  if (!err)
-    return;
-  FUZZ_CHECK(err.status == 400 || err.status == 404,
-             std::to_string(err.status) + " " + err.code);
-  FUZZ_CHECK(!err.code.empty() && !err.message.empty(), err.message);
-  if (utf8_input) {
-    FUZZ_CHECK(valid_utf8(err.message), err.message);
-    FUZZ_CHECK(is_error_body(error_body(err.code, err.message)), err.message);
-  }
-}
 
 const param_limits& limits(int which) {
   static const param_limits plain;
@@ -71,7 +58,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
   {
     json_value form;
     auto err = parse_form(query, form);
-    check_error(err, utf8);
+    check_client_error(err, utf8);
     FUZZ_CHECK(form.is_object(), "parse_form must leave an object");
     auto decoded = url_decode(query);
     if (decoded)
@@ -80,7 +67,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
 
   request_params p;
   auto err = p.parse(body, query, content_type);
-  check_error(err, utf8);
+  check_client_error(err, utf8);
   if (err)
     return 0;
   const auto& b = p.body();
@@ -94,13 +81,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
 
     agent_selector who;
     auto e = read_selector(p, who);
-    check_error(e, utf8);
+    check_client_error(e, utf8);
     if (!e)
       FUZZ_CHECK(!who.kind_text.empty(), "selector without a kind");
 
     command cmd;
     e = read_call_params(p, lim, cmd);
-    check_error(e, utf8);
+    check_client_error(e, utf8);
     if (!e) {
       if (cmd.call_identifier)
         FUZZ_CHECK(!cmd.call_identifier->empty()
@@ -117,7 +104,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
     for (bool start : {true, false}) {
       command bt;
       e = read_blackout_time(p, lim, start, received, bt);
-      check_error(e, utf8);
+      check_client_error(e, utf8);
       if (!e) {
         FUZZ_CHECK(bt.time.has_value(), "blackout without a time");
         if (!bt.time_given)
@@ -128,7 +115,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
     for (const char* name : {"CallIdentifier", "agentId", "from", "to",
                              "limit", "cursor", "Value", "TimeOffset"}) {
       std::optional<std::string> text;
-      check_error(read_text(p.get(name), name, text), utf8);
+      check_client_error(read_text(p.get(name), name, text), utf8);
     }
   }
   return 0;
