@@ -46,13 +46,12 @@ void put_key(const std::string& dir, const std::string& key,
   BOOST_REQUIRE(db->write(b).ok());
 }
 
+/// Read-only: looking must not change the folder (no write-ahead-log
+/// replay, no compaction running in this process meanwhile).
 std::string get_key(const std::string& dir, const std::string& key) {
   std::string error;
-  rapi::rocksdb_options opts;
-  opts.min_free_bytes = 0;
-  opts.create_if_missing = false;
-  auto db = rapi::open_rocksdb(dir, opts, error);
-  BOOST_REQUIRE_MESSAGE(db, error);
+  auto db = rapi::open_rocksdb_readonly(dir, error);
+  BOOST_REQUIRE_MESSAGE(db, "no readable database in " + dir + ": " + error);
   rapi::storage_status st;
   return db->get(key, st).value_or("(absent)");
 }
