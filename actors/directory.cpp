@@ -57,6 +57,11 @@ std::string index_key(id_kind k, std::string_view value) {
   return {};
 }
 
+std::mutex& agent_entry::spawn_mtx() const {
+  static std::array<std::mutex, 256> pool;
+  return pool[static_cast<std::uint64_t>(id_) % pool.size()];
+}
+
 std::vector<std::string> identity_keys(const agent_profile& p) {
   std::vector<std::string> keys;
   keys.push_back("i" + std::to_string(p.id));
@@ -96,17 +101,55 @@ std::shared_ptr<const agent_live> empty_live() {
   return empty;
 }
 
-directory::directory() = default;
+directory::directory(hash_function hash) : hash_(hash) {}
 
-directory::shard& directory::shard_for(const std::string& key) const {
-  return shards_[std::hash<std::string>{}(key) % shard_count];
+std::uint64_t directory::hash_of(const std::string& key) const {
+  return hash_ != nullptr ? hash_(key) : std::hash<std::string>{}(key);
 }
 
+directory::shard& directory::shard_for(std::uint64_t hash) const {
+  // The high bits pick the shard; the map's buckets use the whole hash.
+  return shards_[(hash >> 58) % shard_count];
+}
+
+namespace {
+
+/// True when `e`'s profile holds the index key `key` (see index_key: a
+/// kind letter, then the value, usernames in lower case).
+bool holds_key(const agent_entry& e, const std::string& key) {
+  std::string_view v = std::string_view(key).substr(1);
+  if (key[0] == 'i')
+    return v == std::to_string(e.id());
+  auto p = e.profile();
+  if (!p)
+    return false;
+  switch (key[0]) {
+    case 'p':
+      return v == p->phone;
+    case 'c':
+      return iequals(v, p->crm_username);
+    case 's':
+      return iequals(v, p->system_username);
+    case 'u':
+      return iequals(v, p->username);
+    default:
+      return false;
+  }
+}
+
+} // namespace
+
 agent_entry_ptr directory::lookup(const std::string& key) const {
-  auto& s = shard_for(key);
+  auto h = hash_of(key);
+  auto& s = shard_for(h);
   std::shared_lock<std::shared_mutex> guard{s.mtx};
-  auto it = s.map.find(key);
-  return it == s.map.end() ? nullptr : it->second;
+  auto [first, last] = s.map.equal_range(h);
+  for (auto it = first; it != last; ++it)
+    if (holds_key(*it->second, key))
+      // Still owned by by_id_: an entry leaves the index before it leaves
+      // by_id_, and this shard's lock keeps it from leaving the index now.
+      return it->second->shared_from_this();
+  return nullptr;
 }
 
 agent_entry_ptr directory::find(id_kind k, std::string_view value) const {
@@ -136,19 +179,24 @@ std::size_t directory::size() const {
 
 void directory::index_profile(const agent_profile& p, const agent_entry_ptr& e) {
   for (auto& key : identity_keys(p)) {
-    auto& s = shard_for(key);
+    auto h = hash_of(key);
+    auto& s = shard_for(h);
     std::unique_lock<std::shared_mutex> guard{s.mtx};
-    s.map[key] = e;
+    s.map.emplace(h, e.get());
   }
 }
 
 void directory::unindex_profile(const agent_profile& p, std::int64_t id) {
   for (auto& key : identity_keys(p)) {
-    auto& s = shard_for(key);
+    auto h = hash_of(key);
+    auto& s = shard_for(h);
     std::unique_lock<std::shared_mutex> guard{s.mtx};
-    auto it = s.map.find(key);
-    if (it != s.map.end() && it->second->id() == id)
-      s.map.erase(it);
+    auto [first, last] = s.map.equal_range(h);
+    for (auto it = first; it != last; ++it)
+      if (it->second->id() == id) {
+        s.map.erase(it);
+        break;
+      }
   }
 }
 

@@ -32,6 +32,9 @@ agent_profile profile(std::int64_t id, std::string phone = {},
 }
 
 struct directory_fixture {
+  explicit directory_fixture(directory::hash_function hash = nullptr)
+    : dir(hash) {}
+
   directory dir;
   std::vector<std::vector<agent_profile>> persisted;
   std::vector<std::int64_t> spawned;
@@ -380,6 +383,65 @@ BOOST_FIXTURE_TEST_CASE(restore_indexes_without_checks, directory_fixture) {
   BOOST_TEST(who(id_kind::phone, "1200") == 12);
   BOOST_TEST(who(id_kind::username, "restored") == 12);
   BOOST_TEST(dir.size() == 1u);
+}
+
+// The index keeps hashes of identifiers, each checked against the agent's
+// profile: with every identifier hashing alike, lookups must still tell
+// the agents apart, and removing one agent must leave the others found.
+std::uint64_t one_hash(const std::string&) { return 42; }
+
+BOOST_AUTO_TEST_CASE(colliding_hashes_still_find_the_right_agent) {
+  directory_fixture f{one_hash};
+  seed(f);
+  BOOST_TEST(f.who(id_kind::id, "2") == 2);
+  BOOST_TEST(f.who(id_kind::phone, "805003") == 2);
+  BOOST_TEST(f.who(id_kind::phone, "5003") == 3);
+  BOOST_TEST(f.who(id_kind::username, "ALICE") == 1);
+  BOOST_TEST(f.who(id_kind::crm_username, "JDoe@CRM") == 2);
+  BOOST_TEST(f.who(id_kind::system_username, "corp\\jdoe") == 2);
+  // A value held under another kind is not a match.
+  BOOST_TEST(f.who(id_kind::phone, "alice") == 0);
+  BOOST_TEST(f.who(id_kind::username, "805003") == 0);
+  BOOST_TEST(f.who(id_kind::id, "5") == 0);
+  // Uniqueness is still checked per identifier, not per hash.
+  auto r = f.provision({profile(5, "5003")});
+  BOOST_TEST(r.conflict == "AgentPhone '5003' already belongs to AgentID 3");
+  f.ok({profile(5, "9999", "", "", "eve")});
+  BOOST_TEST(f.who(id_kind::username, "eve") == 5);
+  f.dir.unindex(2);
+  BOOST_TEST(f.who(id_kind::phone, "805003") == 0);
+  BOOST_TEST(f.who(id_kind::id, "2") == 0);
+  BOOST_TEST(f.who(id_kind::phone, "5003") == 3);
+  BOOST_TEST(f.who(id_kind::username, "alice") == 1);
+  // An identifier moved to another agent is found there only.
+  f.ok({profile(1, "", "alice@crm", "CORP\\alice", "alice2"),
+        profile(4, "7000", "", "", "alice")});
+  BOOST_TEST(f.who(id_kind::username, "alice") == 4);
+  BOOST_TEST(f.who(id_kind::username, "alice2") == 1);
+}
+
+BOOST_FIXTURE_TEST_CASE(many_agents_are_each_found_by_every_identifier,
+                        directory_fixture) {
+  std::vector<agent_profile> ps;
+  for (std::int64_t id = 1; id <= 20000; ++id) {
+    auto n = std::to_string(id);
+    ps.push_back(profile(id, "p" + n, "c" + n + "@crm", "CORP\\s" + n,
+                         "U" + n));
+  }
+  ok(ps);
+  for (std::int64_t id = 1; id <= 20000; id += 7) {
+    auto n = std::to_string(id);
+    BOOST_REQUIRE_EQUAL(who(id_kind::id, n), id);
+    BOOST_REQUIRE_EQUAL(who(id_kind::phone, "p" + n), id);
+    BOOST_REQUIRE_EQUAL(who(id_kind::crm_username, "C" + n + "@CRM"), id);
+    BOOST_REQUIRE_EQUAL(who(id_kind::system_username, "corp\\s" + n), id);
+    BOOST_REQUIRE_EQUAL(who(id_kind::username, "u" + n), id);
+  }
+  for (std::int64_t id = 2; id <= 20000; id += 2)
+    dir.unindex(id);
+  BOOST_TEST(dir.size() == 10000u);
+  BOOST_TEST(who(id_kind::phone, "p2") == 0);
+  BOOST_TEST(who(id_kind::username, "u3") == 3);
 }
 
 BOOST_AUTO_TEST_CASE(index_key_normalises) {
