@@ -61,6 +61,10 @@ void group_committer::run() {
       batches_ += group.size();
     }
     write_batch merged;
+    std::size_t ops = 0;
+    for (auto& [b, _] : group)
+      ops += b.ops.size();
+    merged.ops.reserve(ops);
     for (auto& [b, _] : group)
       for (auto& op : b.ops)
         merged.ops.push_back(std::move(op));
