@@ -343,8 +343,12 @@ inline std::string render_markdown(const value& doc,
     << f("%.0f", num(pa, "connections")) << " connections closed loop, "
     << f("%.0f", num(pa, "open_connections"))
     << " open loop; closed loop " << f("%g", num(pa, "seconds"))
-    << " s after " << f("%g", num(pa, "warmup"))
-    << " s warm-up, each open-loop step " << f("%g", num(pa, "step_seconds"))
+    << " s after " << f("%g", num(pa, "warmup")) << " s warm-up"
+    << (num(pa, "closed_runs") > 1
+          ? ", measured " + f("%.0f", num(pa, "closed_runs"))
+              + " times per target (the run with the median req/s counts)"
+          : std::string())
+    << ", each open-loop step " << f("%g", num(pa, "step_seconds"))
     << " s after " << f("%g", num(pa, "step_warmup")) << " s |\n\n";
 
   o << "## Targets\n\n| target | measured | limit | result |\n"
