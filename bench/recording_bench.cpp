@@ -879,12 +879,13 @@ target_result run_target(const std::string& scenario, bool baseline,
       prime(label_base, t, loads, lifecycles, o, r);
 
     const std::string closed_label = label_base + " closed";
+    const unsigned closed_runs = std::max(1u, o.closed_runs);
     std::vector<phase_result> runs;
-    for (unsigned i = 0; i < std::max(1u, o.closed_runs); ++i) {
+    for (unsigned i = 0; i < closed_runs; ++i) {
       std::printf("[%s] closed loop, %u connections, %.1f s + %.1f s "
                   "warm-up (run %u of %u)\n",
                   closed_label.c_str(), o.connections, o.seconds, o.warmup,
-                  i + 1, std::max(1u, o.closed_runs));
+                  i + 1, closed_runs);
       std::fflush(stdout);
       runs.push_back(measure_phase(closed_label, t, loads, o, false, 0, 0));
       print_phase_line(closed_label, runs.back());
