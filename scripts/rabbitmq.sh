@@ -63,7 +63,32 @@ case "$cmd" in
     ;;
   stop)
     setup_env
+    pid=$(cat "$RABBITMQ_PID_FILE" 2>/dev/null || true)
     rabbitmqctl shutdown >/dev/null 2>&1 || true
+    # Return only once the broker is gone: a caller (the cluster tests'
+    # outage) relies on nothing being accepted after this. `shutdown` can
+    # give up early on a loaded machine while the node is still stopping.
+    if [ -n "$pid" ]; then
+      for _ in $(seq 300); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+      done
+      if kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null || true
+        for _ in $(seq 100); do
+          kill -0 "$pid" 2>/dev/null || break
+          sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+      fi
+    fi
+    if [ -f "$D/port" ]; then
+      port=$(cat "$D/port")
+      for _ in $(seq 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
+        sleep 0.1
+      done
+    fi
     epmd -kill >/dev/null 2>&1 || true
     ;;
   *)
