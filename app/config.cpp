@@ -151,7 +151,7 @@ bool apply_file(const json_value& root, const std::string& base,
         else if (name == "query_threads")
           ok = r.integer(val, key, 1, 64, cfg.http.query_threads);
         else if (name == "actor_threads")
-          ok = r.integer(val, key, 1, 64, cfg.actor_threads);
+          ok = r.integer(val, key, 0, 64, cfg.actor_threads);
         else if (name == "time_zone")
           ok = r.text(val, key, cfg.time_zone);
         else

@@ -21,7 +21,8 @@ struct server_config {
   std::int64_t storage_min_free_bytes = 128LL * 1024 * 1024;
   std::string agents_file;
   std::int64_t max_agent_blackout_s = 600;
-  std::size_t actor_threads = 2;
+  /// 0: agent actors run on the HTTP threads (actors/io_scheduler.hpp).
+  std::size_t actor_threads = 0;
   std::size_t max_bulk_agents = 1'000'000;
   param_limits limits;
   std::string time_zone = "UTC";

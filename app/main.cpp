@@ -15,6 +15,7 @@
 #include "actors/agent_actor.hpp"
 #include "actors/agent_store.hpp"
 #include "actors/codec.hpp"
+#include "actors/io_scheduler.hpp"
 #include "app/config.hpp"
 #include "app/ops.hpp"
 #include "common/log.hpp"
@@ -144,8 +145,12 @@ int run(const server_config& cfg) {
 
   // -- actors ---------------------------------------------------------------
   caf::actor_system_config caf_cfg;
-  caf_cfg.set("scheduler.max-threads", cfg.actor_threads);
-  caf::actor_system sys{caf_cfg};
+  if (cfg.actor_threads == 0)
+    run_actors_on(caf_cfg, server.io_context());
+  else
+    caf_cfg.set("scheduler.max-threads", cfg.actor_threads);
+  // Made once the listeners are bound (a failed bind leaves nothing to end).
+  std::unique_ptr<caf::actor_system> sys;
 
   // Every change is written through group commit: one RocksDB write (one
   // WAL append, and one fsync with storage.sync) for whatever the agent
@@ -155,7 +160,6 @@ int run(const server_config& cfg) {
   directory dir;
   hybrid_clock hlc;
   agent_services svc;
-  svc.sys = &sys;
   svc.hlc = &hlc;
   svc.store = &timed;
   svc.committer = committer.get();
@@ -263,6 +267,21 @@ int run(const server_config& cfg) {
     std::cerr << "recording-api: " << e.what() << "\n";
     return 1;
   }
+  sys = std::make_unique<caf::actor_system>(caf_cfg);
+  svc.sys = sys.get();
+  // The actors first (their last writes and answers), then the threads
+  // they ran on, then the actor system: CAF's end waits until every thread
+  // that spawned an actor has let go of it.
+  auto stop_actors_and_threads = [&] {
+    for (auto& e : dir.all())
+      stop_agent(*e);
+    sys->await_all_actors_done();
+    if (mirror)
+      mirror->stop();
+    committer->stop();
+    server.stop();
+    sys.reset();
+  };
   if (server_id.empty())
     server_id = cfg.cluster.server_id;
   if (server_id.empty())
@@ -346,10 +365,7 @@ int run(const server_config& cfg) {
     std::cerr << "recording-api: cannot restore the stored agents: " << error
               << " (the data was left untouched)\n";
     server.stop_accepting();
-    for (auto& e : dir.all())
-      stop_agent(*e);
-    sys.await_all_actors_done();
-    server.stop();
+    stop_actors_and_threads();
     return 1;
   }
   // The agents file: create or update each agent; one that conflicts with
@@ -369,6 +385,8 @@ int run(const server_config& cfg) {
     if (!res.storage_error.empty()) {
       std::cerr << "recording-api: cannot store the agents file: "
                 << res.storage_error << "\n";
+      server.stop_accepting();
+      stop_actors_and_threads();
       return 1;
     }
   }
@@ -412,14 +430,7 @@ int run(const server_config& cfg) {
   if (!server.drain(std::chrono::seconds(10)))
     log.event(log_level::error, "drain_timeout",
               ",\"in_flight\":" + std::to_string(server.in_flight()));
-  for (auto& e : dir.all())
-    stop_agent(*e);
-  sys.await_all_actors_done();
-  if (mirror)
-    mirror->stop();
-  if (committer)
-    committer->stop();
-  server.stop();
+  stop_actors_and_threads();
   log.event(log_level::info, "stopped");
   return 0;
 }

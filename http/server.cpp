@@ -386,6 +386,10 @@ void http_server::stop() {
   d.admin.reset();
 }
 
+asio::io_context& http_server::io_context() {
+  return impl_->ioc;
+}
+
 std::int64_t http_server::in_flight() const {
   return impl_->in_flight.load();
 }

@@ -10,6 +10,10 @@
 #include "http/handlers.hpp"
 #include "http/limits.hpp"
 
+namespace asio {
+class io_context;
+}
+
 namespace rapi {
 
 struct http_settings {
@@ -79,6 +83,10 @@ public:
 
   /// Stops every thread. Call after the actors are gone.
   void stop();
+
+  /// The io_context the listener threads run (from `start` until `stop`);
+  /// agent actors may run on it too (actors/io_scheduler.hpp).
+  asio::io_context& io_context();
 
   std::int64_t in_flight() const;
   std::int64_t open_connections() const;

@@ -20,11 +20,20 @@ namespace rapi {
 /// queued meanwhile, writes them as one atomic batch (one WAL append, one
 /// fsync in sync mode) and calls each writer back. Each writer's batch
 /// stays atomic because the merged batch is.
+///
+/// When nothing is queued and nothing is being written, a writer may write
+/// its batch itself (`try_write_now`): at a light load most groups would
+/// hold one batch, and handing it to the committer's thread and back costs
+/// two wake-ups for nothing. Writes still happen one at a time, in the
+/// order they were handed in.
 class group_committer {
 public:
   using callback = std::function<void(const storage_status&)>;
 
-  explicit group_committer(kv_store& store, std::size_t max_group = 4096);
+  /// `inline_writes` false: every batch goes through the thread (with
+  /// fsync on every write, a writer should not wait for one itself).
+  explicit group_committer(kv_store& store, std::size_t max_group = 4096,
+                           bool inline_writes = true);
   ~group_committer();
 
   group_committer(const group_committer&) = delete;
@@ -34,21 +43,31 @@ public:
   /// (or failed).
   void submit(write_batch batch, callback done);
 
+  /// Writes `batch` on the calling thread, into `status`, if nothing is
+  /// queued or being written; false (nothing written) otherwise, and the
+  /// caller submits it.
+  bool try_write_now(const write_batch& batch, storage_status& status);
+
   /// Writes what is queued, then stops the thread.
   void stop();
 
   std::uint64_t groups() const;
   std::uint64_t batches() const;
+  /// Of `groups()`, those a writer wrote itself.
+  std::uint64_t inline_writes() const;
 
 private:
   void run();
 
   kv_store& store_;
   const std::size_t max_group_;
+  const bool inline_writes_;
   mutable std::mutex mtx_;
   std::condition_variable cv_;
   std::deque<std::pair<write_batch, callback>> queue_;
   bool stopping_ = false;
+  bool writing_ = false; ///< a group or an inline batch is being written
+  std::uint64_t inline_ = 0;
   std::uint64_t groups_ = 0;
   std::uint64_t batches_ = 0;
   std::thread thread_;

@@ -2,6 +2,8 @@
 /// on the scheduler's simulated clock, which is also the clock injected into
 /// the actor, so blackout schedules fire exactly when the test says.
 
+#include <boost/test/data/monomorphic.hpp>
+#include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
@@ -222,15 +224,17 @@ namespace {
 /// Sends one command with a group committer in place and waits for the
 /// committer's answer. The committer is stopped (its thread joined) before
 /// the scheduler runs again, so the actor's commit message is queued by
-/// then: CAF's test scheduler is single-threaded.
+/// then: CAF's test scheduler is single-threaded. With `inline_writes` the
+/// idle committer lets the actor write the batch itself (as the server
+/// does at a light load); without, the batch goes through its thread.
 struct committed_reply {
   agent_reply reply;
   /// The published snapshot at the moment the answer was sent.
   std::shared_ptr<const agent_live> seen;
 };
 
-committed_reply send_committed(fixture& f, command cmd) {
-  group_committer committer{f.store};
+committed_reply send_committed(fixture& f, command cmd, bool inline_writes) {
+  group_committer committer{f.store, 4096, inline_writes};
   f.svc.committer = &committer;
   std::mutex mtx;
   std::optional<committed_reply> got;
@@ -253,6 +257,7 @@ committed_reply send_committed(fixture& f, command cmd) {
     BOOST_REQUIRE(std::chrono::steady_clock::now() < deadline);
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
+  BOOST_TEST(committer.inline_writes() == (inline_writes ? 1u : 0u));
   committer.stop();
   f.svc.committer = nullptr;
   f.sched->run(); // the actor learns of the commit
@@ -263,18 +268,20 @@ committed_reply send_committed(fixture& f, command cmd) {
 
 BOOST_FIXTURE_TEST_SUITE(agent_actor_committed, fixture)
 
-BOOST_AUTO_TEST_CASE(the_answer_follows_the_published_state) {
+BOOST_DATA_TEST_CASE(the_answer_follows_the_published_state,
+                     boost::unit_test::data::make({false, true}),
+                     inline_writes) {
   command start_call;
   start_call.kind = command_kind::cti_event;
   start_call.event.call_id = "c-1";
-  auto r = send_committed(*this, start_call);
+  auto r = send_committed(*this, start_call, inline_writes);
   BOOST_TEST(!r.reply.error);
   // A client holding its 200 reads its change.
   BOOST_REQUIRE(r.seen->active_call.has_value());
   BOOST_TEST(r.seen->active_call->call_id == "c-1");
   command rec;
   rec.kind = command_kind::record_start;
-  r = send_committed(*this, rec);
+  r = send_committed(*this, rec, inline_writes);
   BOOST_TEST(!r.reply.error);
   BOOST_REQUIRE(r.seen->active_call.has_value());
   BOOST_TEST(r.seen->active_call->recordings.size() == 1u);
@@ -284,21 +291,23 @@ BOOST_AUTO_TEST_CASE(the_answer_follows_the_published_state) {
   BOOST_TEST(stored.active_call->recordings.size() == 1u);
 }
 
-BOOST_AUTO_TEST_CASE(a_failed_group_write_answers_500_and_changes_nothing) {
+BOOST_DATA_TEST_CASE(a_failed_group_write_answers_500_and_changes_nothing,
+                     boost::unit_test::data::make({false, true}),
+                     inline_writes) {
   command start_call;
   start_call.kind = command_kind::cti_event;
   start_call.event.call_id = "c-1";
-  BOOST_TEST(!send_committed(*this, start_call).reply.error);
+  BOOST_TEST(!send_committed(*this, start_call, inline_writes).reply.error);
   store.fail_writes = true;
   command rec;
   rec.kind = command_kind::record_start;
-  auto r = send_committed(*this, rec);
+  auto r = send_committed(*this, rec, inline_writes);
   BOOST_TEST((r.reply.error.code == agent_errc::storage_failure));
   BOOST_TEST(r.seen->active_call->recordings.empty());
   BOOST_TEST(entry->live()->active_call->recordings.empty());
   store.fail_writes = false;
   // The actor's own state was rolled back: the next start is the first.
-  r = send_committed(*this, rec);
+  r = send_committed(*this, rec, inline_writes);
   BOOST_TEST(!r.reply.error);
   BOOST_TEST(r.seen->active_call->recordings.size() == 1u);
 }

@@ -1,0 +1,220 @@
+/// The group committer: a writer may write its own batch when nothing else
+/// is queued or being written; otherwise batches go through the committer's
+/// thread, one write at a time, in the order they were handed in.
+
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "storage/group_committer.hpp"
+#include "storage/memory_store.hpp"
+
+using namespace rapi;
+
+namespace {
+
+/// A memory store whose writes wait while the gate is closed, and which
+/// records the first key of every write in the order the writes happened.
+class gated_store final : public kv_store {
+public:
+  storage_status write(const write_batch& batch) override {
+    {
+      std::unique_lock<std::mutex> lock{mtx_};
+      ++entered_;
+      cv_.notify_all();
+      cv_.wait(lock, [this] { return open_; });
+      order_.push_back(batch.ops.empty() ? "" : batch.ops.front().key);
+      for (auto& op : batch.ops)
+        order_.push_back("  " + op.key);
+    }
+    return inner_.write(batch);
+  }
+  std::optional<std::string> get(std::string_view key,
+                                 storage_status& status) override {
+    return inner_.get(key, status);
+  }
+  storage_status
+  scan(std::string_view prefix, std::string_view from,
+       const std::function<bool(std::string_view, std::string_view)>& fn)
+    override {
+    return inner_.scan(prefix, from, fn);
+  }
+
+  void close() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    open_ = false;
+  }
+  void open() {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      open_ = true;
+    }
+    cv_.notify_all();
+  }
+  /// Waits until `n` writes have started (bounded; false on timeout).
+  bool wait_entered(int n) {
+    std::unique_lock<std::mutex> lock{mtx_};
+    return cv_.wait_for(lock, std::chrono::seconds(10),
+                        [&] { return entered_ >= n; });
+  }
+  /// Writes' first keys, each followed by its keys indented.
+  std::vector<std::string> order() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return order_;
+  }
+
+private:
+  memory_store inner_;
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  bool open_ = true;
+  int entered_ = 0;
+  std::vector<std::string> order_;
+};
+
+write_batch one(const std::string& key) {
+  write_batch b;
+  b.put(key, "v");
+  return b;
+}
+
+/// `submit` with a future for its status.
+std::future<storage_status> submit(group_committer& c, write_batch b) {
+  auto p = std::make_shared<std::promise<storage_status>>();
+  auto f = p->get_future();
+  c.submit(std::move(b), [p](const storage_status& st) { p->set_value(st); });
+  return f;
+}
+
+bool ready(std::future<storage_status>& f) {
+  return f.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(group_commit)
+
+BOOST_AUTO_TEST_CASE(an_idle_committer_lets_the_writer_write) {
+  gated_store store;
+  group_committer c{store};
+  storage_status st{"untouched"};
+  BOOST_TEST(c.try_write_now(one("a"), st));
+  BOOST_TEST(st.ok());
+  storage_status got;
+  BOOST_TEST(store.get("a", got).has_value());
+  BOOST_TEST(c.inline_writes() == 1u);
+  BOOST_TEST(c.groups() == 1u);
+  BOOST_TEST(c.batches() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_inline_write_reports_its_error) {
+  memory_store store;
+  store.fail_writes = true;
+  group_committer c{store};
+  storage_status st;
+  BOOST_TEST(c.try_write_now(one("a"), st));
+  BOOST_TEST(!st.ok());
+  BOOST_TEST(!st.message.empty());
+}
+
+BOOST_AUTO_TEST_CASE(without_inline_writes_everything_goes_through_the_thread) {
+  gated_store store;
+  group_committer c{store, 4096, false};
+  storage_status st;
+  BOOST_TEST(!c.try_write_now(one("a"), st));
+  storage_status got;
+  BOOST_TEST(!store.get("a", got).has_value());
+  auto f = submit(c, one("a"));
+  BOOST_REQUIRE(ready(f));
+  BOOST_TEST(f.get().ok());
+  BOOST_TEST(store.get("a", got).has_value());
+  BOOST_TEST(c.inline_writes() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_busy_committer_refuses_and_keeps_the_order) {
+  gated_store store;
+  group_committer c{store};
+  store.close();
+  // The thread is writing "a" (held at the gate)...
+  auto fa = submit(c, one("a"));
+  BOOST_REQUIRE(store.wait_entered(1));
+  // ... so a writer may not write beside it, and hands "b" over instead.
+  storage_status st;
+  BOOST_TEST(!c.try_write_now(one("x"), st));
+  auto fb = submit(c, one("b"));
+  // "b" is queued: still no inline write, though nothing is being written
+  // once "a" is done and before the thread takes "b".
+  BOOST_TEST(!c.try_write_now(one("y"), st));
+  store.open();
+  BOOST_REQUIRE(ready(fa));
+  BOOST_REQUIRE(ready(fb));
+  auto order = store.order();
+  BOOST_REQUIRE(order.size() == 4u);
+  BOOST_TEST(order[0] == "a");
+  BOOST_TEST(order[2] == "b");
+  storage_status got;
+  BOOST_TEST(!store.get("x", got).has_value());
+  BOOST_TEST(!store.get("y", got).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(batches_handed_in_during_an_inline_write_follow_it) {
+  gated_store store;
+  group_committer c{store};
+  store.close();
+  storage_status st;
+  std::atomic<bool> wrote{false};
+  std::thread writer{[&] {
+    wrote = c.try_write_now(one("a"), st);
+  }};
+  BOOST_REQUIRE(store.wait_entered(1));
+  // While "a" is written inline, "b" and "c" wait for it: the thread does
+  // not write beside an inline writer.
+  auto fb = submit(c, one("b"));
+  auto fc = submit(c, one("c"));
+  BOOST_TEST(!(fb.wait_for(std::chrono::milliseconds(50))
+               == std::future_status::ready));
+  store.open();
+  writer.join();
+  BOOST_TEST(wrote.load());
+  BOOST_REQUIRE(ready(fb));
+  BOOST_REQUIRE(ready(fc));
+  auto order = store.order();
+  BOOST_REQUIRE(order.size() >= 4u);
+  BOOST_TEST(order[0] == "a");
+  // "b" and "c" in one group or two, after "a" and in their order.
+  std::vector<std::string> keys;
+  for (auto& k : order)
+    if (k.rfind("  ", 0) == 0)
+      keys.push_back(k.substr(2));
+  BOOST_TEST((keys == std::vector<std::string>{"a", "b", "c"}));
+}
+
+BOOST_AUTO_TEST_CASE(stop_during_an_inline_write_waits_for_it) {
+  gated_store store;
+  auto c = std::make_unique<group_committer>(store);
+  store.close();
+  storage_status st;
+  std::thread writer{[&] { c->try_write_now(one("a"), st); }};
+  BOOST_REQUIRE(store.wait_entered(1));
+  auto stopped = std::async(std::launch::async, [&] { c->stop(); });
+  BOOST_TEST(!(stopped.wait_for(std::chrono::milliseconds(50))
+               == std::future_status::ready));
+  store.open();
+  writer.join();
+  BOOST_REQUIRE(bool(stopped.wait_for(std::chrono::seconds(10))
+                     == std::future_status::ready));
+  // Stopped: no more inline writes, and submissions are refused.
+  BOOST_TEST(!c->try_write_now(one("b"), st));
+  auto fb = submit(*c, one("b"));
+  BOOST_REQUIRE(ready(fb));
+  BOOST_TEST(!fb.get().ok());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
