@@ -126,8 +126,7 @@ void agent_actor_state::complete(in_flight& f, const std::string& error) {
                   "the change could not be stored: " + error},
                  {}});
     else // a timer's change: try again shortly rather than lose it
-      self->delayed_send(self, std::chrono::milliseconds(100),
-                         tick_atom::value, generation);
+      tick_at(svc->now() + 100);
     return;
   }
   if (!f.answered && (f.out.state_changed || !f.out.recordings.empty()))
@@ -205,30 +204,33 @@ void agent_actor_state::advance() {
     tick_deferred_ = true;
     return;
   }
-  armed.reset();
   auto before = entry->live();
   auto out = logic->advance(svc->now());
   bool publish = stamp(before->blackout, nullptr);
   persist(std::move(out), std::move(before), {}, false, publish);
 }
 
-void agent_actor_state::on_tick(std::uint64_t gen) {
-  if (gen != generation)
-    return;
-  advance();
+void agent_actor_state::on_tick(timestamp due) {
+  if (auto i = ticks.find(due); i != ticks.end())
+    ticks.erase(i);
+  if (armed && *armed <= svc->now())
+    advance();
+  else
+    arm(); // the deadline moved (or went): a tick for it, if none is due first
 }
 
 void agent_actor_state::arm() {
-  auto next = logic->next_deadline();
-  if (next == armed)
+  armed = logic->next_deadline();
+  if (!armed || (!ticks.empty() && *ticks.begin() <= *armed))
     return;
-  ++generation;
-  armed = next;
-  if (!next)
-    return;
-  auto delay = std::max<timestamp>(0, *next - svc->now());
+  tick_at(*armed);
+}
+
+void agent_actor_state::tick_at(timestamp due) {
+  ticks.insert(due);
+  auto delay = std::max<timestamp>(0, due - svc->now());
   self->delayed_send(self, std::chrono::milliseconds(delay), tick_atom::value,
-                     generation);
+                     due);
 }
 
 namespace {
@@ -240,7 +242,7 @@ agent_actor_impl(agent_actor::stateful_pointer<agent_actor_state> self,
   self->state.init(self, std::move(entry), std::move(live), svc);
   return {
     [self](agent_request& req) { self->state.handle(req); },
-    [self](tick_atom, std::uint64_t gen) { self->state.on_tick(gen); },
+    [self](tick_atom, timestamp due) { self->state.on_tick(due); },
     [self](commit_atom, const std::string& error) {
       self->state.on_commit(error);
     },

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include <caf/actor_system.hpp>
@@ -63,7 +64,7 @@ struct agent_services {
 
 using agent_actor = caf::typed_actor<
   caf::reacts_to<agent_request>,
-  caf::reacts_to<tick_atom, std::uint64_t>,
+  caf::reacts_to<tick_atom, timestamp>,
   caf::reacts_to<commit_atom, std::string>>;
 
 /// The state of one agent actor: the pure logic plus the glue that persists
@@ -81,16 +82,21 @@ struct agent_actor_state {
             agent_entry_ptr entry, agent_live restored,
             const agent_services* svc);
   void handle(agent_request& req);
-  void on_tick(std::uint64_t generation);
+  void on_tick(timestamp due);
   void on_commit(const std::string& error);
 
   agent_actor::stateful_pointer<agent_actor_state> self = nullptr;
   agent_entry_ptr entry;
   const agent_services* svc = nullptr;
   std::unique_ptr<agent_state> logic;
-  /// The armed deadline and its generation; stale ticks are ignored.
+  /// The agent's next deadline, as of its last change.
   std::optional<timestamp> armed;
-  std::uint64_t generation = 0;
+  /// When the ticks sent to itself and not yet received are due. A tick is
+  /// sent only for a deadline earlier than all of them, and one that finds
+  /// the deadline moved sends the next: at most a tick or two per agent
+  /// wait in CAF's clock, however often a blackout starts and stops (each
+  /// start used to leave a tick there for the whole maxagentblackout).
+  std::multiset<timestamp> ticks;
 
 private:
   /// A change handed to the group committer and not yet confirmed.
@@ -118,6 +124,8 @@ private:
   void complete(in_flight& f, const std::string& error);
   void drain();
   void arm();
+  /// Sends itself a tick due at `due`.
+  void tick_at(timestamp due);
   void publish();
   /// Puts the actor's state back to the published snapshot.
   void undo(const std::shared_ptr<const agent_live>& before);

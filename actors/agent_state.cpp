@@ -202,7 +202,7 @@ void agent_state::label_call(call& c, const std::string& cid) {
 recording& agent_state::start_recording(call* c, recording_kind k,
                                         timestamp now) {
   recording r;
-  r.id = make_uuid();
+  r.id = make_time_ordered_uuid(now);
   r.kind = k;
   r.state = recording_state::recording;
   r.agent_id = agent_id_;

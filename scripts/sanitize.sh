@@ -9,8 +9,8 @@
 #         to the normal build).
 #   tsan  build-tsan (RelWithDebInfo, -DRAPI_SANITIZE=thread) runs the
 #         unit, actor, integration and cluster tests, which drive the
-#         server's HTTP threads, agent actors on two CAF workers, group
-#         committer and cluster threads at once, and the caf_tsan_* checks
+#         server's HTTP threads (running the agent actors), CAF's clock,
+#         the group committer and cluster threads at once, and the caf_tsan_* checks
 #         of how TSan is told about CAF (the fuzz replays are left to asan).
 #
 # The cluster tests need a broker: scripts/test.sh exports RAPI_AMQP_URL

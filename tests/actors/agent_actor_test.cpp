@@ -162,6 +162,28 @@ BOOST_AUTO_TEST_CASE(replaced_schedule_leaves_nothing_behind) {
   BOOST_TEST(!sched->has_pending_timeout());
 }
 
+BOOST_AUTO_TEST_CASE(many_blackouts_leave_at_most_one_tick_waiting) {
+  // Each start arms the maxagentblackout limit; stops disarm it. A tick per
+  // start would wait in CAF's clock for the whole limit (600 s here).
+  for (int i = 0; i < 50; ++i) {
+    blackout(command_kind::blackout_start, std::nullopt);
+    blackout(command_kind::blackout_stop, std::nullopt);
+    advance(std::chrono::milliseconds(1'000));
+  }
+  BOOST_TEST(sched->clock().schedule().size() == 1u);
+  // The last blackout still ends at its own limit: the waiting tick (due
+  // at the first one's) finds the deadline moved and sends the next.
+  blackout(command_kind::blackout_start, std::nullopt);
+  auto started = now();
+  BOOST_TEST(sched->clock().schedule().size() == 1u);
+  advance(std::chrono::milliseconds(599'999));
+  BOOST_TEST(state().active);
+  advance(std::chrono::milliseconds(1));
+  BOOST_TEST(!state().active);
+  BOOST_TEST((state().stop == started + 600'000));
+  BOOST_TEST(!sched->has_pending_timeout());
+}
+
 BOOST_AUTO_TEST_CASE(every_change_is_stored_before_the_reply) {
   blackout(command_kind::blackout_start, now() + 1'000);
   auto live = stored_live();
