@@ -69,14 +69,14 @@ void agent_actor_state::persist(outcome out,
               svc->repl->encode_change(entry->id(), logic->live.blackout));
   // Nothing else being written: the actor writes the batch itself, sparing
   // two thread hand-offs, and finishes the command at once.
-  storage_status written;
-  const bool now = svc->committer == nullptr
-                     ? (written = svc->store->write(batch), true)
-                     : svc->committer->try_write_now(batch, written);
-  if (now) {
-    complete(f, written.message);
+  if (svc->committer == nullptr) {
+    complete(f, svc->store->write(batch).message);
     return;
   }
+  if (svc->committer->try_write_now(batch, [&](const storage_status& st) {
+        complete(f, st.message);
+      }))
+    return;
   // A command's answer leaves from the committer's thread as soon as the
   // write is done: on success the snapshot readers see is published there
   // first (so a client that has its 200 reads its change). The actor learns

@@ -1,7 +1,5 @@
 #include "storage/group_committer.hpp"
 
-#include <vector>
-
 namespace rapi {
 
 group_committer::group_committer(kv_store& store, std::size_t max_group,
@@ -15,19 +13,23 @@ group_committer::~group_committer() {
 }
 
 void group_committer::submit(write_batch batch, callback done) {
+  bool wake;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     if (stopping_) {
       done(storage_status{"the store is shutting down"});
       return;
     }
-    queue_.emplace_back(std::move(batch), std::move(done));
+    queue_.push_back({std::move(batch), std::move(done)});
+    // Whoever is writing takes it next; only an idle committer is woken.
+    wake = !writing_;
   }
-  cv_.notify_one();
+  if (wake)
+    cv_.notify_one();
 }
 
 bool group_committer::try_write_now(const write_batch& batch,
-                                    storage_status& status) {
+                                    const callback& done) {
   {
     std::lock_guard<std::mutex> guard{mtx_};
     if (!inline_writes_ || stopping_ || writing_ || !queue_.empty())
@@ -37,15 +39,28 @@ bool group_committer::try_write_now(const write_batch& batch,
     ++batches_;
     ++inline_;
   }
-  status = store_.write(batch);
-  bool queued;
+  done(store_.write(batch));
+  // What was handed in meanwhile waited for this write: one group of it is
+  // written here too rather than waking the thread for it.
+  std::vector<queued> group;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (!stopping_ && take_group(group))
+      ++inline_;
+  }
+  storage_status group_status;
+  if (!group.empty())
+    group_status = write_group(group);
+  bool wake;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     writing_ = false;
-    queued = !queue_.empty() || stopping_;
+    wake = !queue_.empty() || stopping_;
   }
-  if (queued) // the thread waited for this write
+  if (wake) // more came meanwhile (or stop() waits): the thread's turn
     cv_.notify_one();
+  if (!group.empty())
+    finish_group(group, group_status);
   return true;
 }
 
@@ -74,40 +89,55 @@ std::uint64_t group_committer::inline_writes() const {
   return inline_;
 }
 
+bool group_committer::take_group(std::vector<queued>& group) {
+  while (!queue_.empty() && group.size() < max_group_) {
+    group.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+  if (group.empty())
+    return false;
+  ++groups_;
+  batches_ += group.size();
+  return true;
+}
+
+storage_status group_committer::write_group(std::vector<queued>& group) {
+  write_batch merged;
+  std::size_t ops = 0;
+  for (auto& q : group)
+    ops += q.batch.ops.size();
+  merged.ops.reserve(ops);
+  for (auto& q : group)
+    for (auto& op : q.batch.ops)
+      merged.ops.push_back(std::move(op));
+  return store_.write(merged);
+}
+
+void group_committer::finish_group(std::vector<queued>& group,
+                                   const storage_status& status) {
+  for (auto& q : group)
+    q.done(status);
+  group.clear();
+}
+
 void group_committer::run() {
-  std::vector<std::pair<write_batch, callback>> group;
+  std::vector<queued> group;
   for (;;) {
     {
       std::unique_lock<std::mutex> lock{mtx_};
       cv_.wait(lock, [this] {
         return !writing_ && (stopping_ || !queue_.empty());
       });
-      if (queue_.empty())
+      if (!take_group(group))
         return; // stopping, nothing left
-      while (!queue_.empty() && group.size() < max_group_) {
-        group.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-      ++groups_;
-      batches_ += group.size();
       writing_ = true;
     }
-    write_batch merged;
-    std::size_t ops = 0;
-    for (auto& [b, _] : group)
-      ops += b.ops.size();
-    merged.ops.reserve(ops);
-    for (auto& [b, _] : group)
-      for (auto& op : b.ops)
-        merged.ops.push_back(std::move(op));
-    auto st = store_.write(merged);
+    auto status = write_group(group);
     {
       std::lock_guard<std::mutex> guard{mtx_};
       writing_ = false;
     }
-    for (auto& [_, done] : group)
-      done(st);
-    group.clear();
+    finish_group(group, status);
   }
 }
 

@@ -6,6 +6,7 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "storage/kv_store.hpp"
 
@@ -24,8 +25,10 @@ namespace rapi {
 /// When nothing is queued and nothing is being written, a writer may write
 /// its batch itself (`try_write_now`): at a light load most groups would
 /// hold one batch, and handing it to the committer's thread and back costs
-/// two wake-ups for nothing. Writes still happen one at a time, in the
-/// order they were handed in.
+/// two wake-ups for nothing. Batches handed in meanwhile wait for that
+/// write, and the writer then writes one group of them too (a writer that
+/// finds someone writing does not wake the thread). Writes still happen
+/// one at a time, in the order the batches were handed in.
 class group_committer {
 public:
   using callback = std::function<void(const storage_status&)>;
@@ -43,10 +46,11 @@ public:
   /// (or failed).
   void submit(write_batch batch, callback done);
 
-  /// Writes `batch` on the calling thread, into `status`, if nothing is
-  /// queued or being written; false (nothing written) otherwise, and the
-  /// caller submits it.
-  bool try_write_now(const write_batch& batch, storage_status& status);
+  /// If nothing is queued or being written: writes `batch` on the calling
+  /// thread, calls `done` there, then writes one group of what was handed
+  /// in meanwhile (their callbacks run on this thread too); true. Otherwise
+  /// false, nothing written, and the caller submits the batch.
+  bool try_write_now(const write_batch& batch, const callback& done);
 
   /// Writes what is queued, then stops the thread.
   void stop();
@@ -57,14 +61,27 @@ public:
   std::uint64_t inline_writes() const;
 
 private:
+  struct queued {
+    write_batch batch;
+    callback done;
+  };
+
   void run();
+  /// Moves up to `max_group_` queued batches into `group` (under `mtx_`);
+  /// false when none was queued.
+  bool take_group(std::vector<queued>& group);
+  /// One RocksDB write for the whole group.
+  storage_status write_group(std::vector<queued>& group);
+  /// Calls the group's callbacks with `status` and empties it.
+  void finish_group(std::vector<queued>& group,
+                    const storage_status& status);
 
   kv_store& store_;
   const std::size_t max_group_;
   const bool inline_writes_;
   mutable std::mutex mtx_;
   std::condition_variable cv_;
-  std::deque<std::pair<write_batch, callback>> queue_;
+  std::deque<queued> queue_;
   bool stopping_ = false;
   bool writing_ = false; ///< a group or an inline batch is being written
   std::uint64_t inline_ = 0;

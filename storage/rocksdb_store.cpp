@@ -227,10 +227,10 @@ std::unique_ptr<kv_store> open_rocksdb(const std::string& dir,
   rocksdb::Options opts;
   opts.create_if_missing = options.create_if_missing;
   opts.paranoid_checks = true;
-  // The agent actors' changes reach RocksDB through one group committer
-  // thread (storage/group_committer.hpp), so RocksDB's own write pipeline
-  // for concurrent writers would only add hand-offs, and concurrent
-  // memtable inserts would disable the insert hints.
+  // The agent actors' changes reach RocksDB through the group committer
+  // (storage/group_committer.hpp), one write at a time, so RocksDB's own
+  // write pipeline for concurrent writers would only add hand-offs, and
+  // concurrent memtable inserts would disable the insert hints.
   opts.allow_concurrent_memtable_write = false;
   opts.memtable_insert_with_hint_prefix_extractor
     = std::make_shared<insert_hint_prefix>();
