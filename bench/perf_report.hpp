@@ -328,7 +328,8 @@ inline std::string render_markdown(const value& doc,
     << "| memory | " << thousands(num(m, "mem_total_mib")) << " MiB |\n"
     << "| kernel | " << str(m, "kernel") << " |\n"
     << "| server | `recording-api`, Release, default configuration: "
-       "`server.threads` 2, `server.actor_threads` 2, `storage.sync` false "
+       "`server.threads` 2, `server.actor_threads` 0 (agent actors on the HTTP "
+       "threads), `storage.sync` false "
        "(a 200 means the change is in RocksDB's WAL), `log.level` "
     << str(pa, "server_log")
     << " (info: one JSON line per request, to a pipe the bench drains); "
