@@ -63,6 +63,28 @@ public:
   virtual std::uint64_t size_bytes() { return 0; }
 };
 
+/// A kv_store that wraps another: reads pass through, `write` is the
+/// wrapper's own.
+class forwarding_store : public kv_store {
+public:
+  explicit forwarding_store(kv_store& inner) : inner_(inner) {}
+
+  std::optional<std::string> get(std::string_view key,
+                                 storage_status& status) override {
+    return inner_.get(key, status);
+  }
+  storage_status
+  scan(std::string_view prefix, std::string_view from,
+       const std::function<bool(std::string_view, std::string_view)>& fn)
+    override {
+    return inner_.scan(prefix, from, fn);
+  }
+  std::uint64_t size_bytes() override { return inner_.size_bytes(); }
+
+protected:
+  kv_store& inner_;
+};
+
 struct rocksdb_options {
   /// fsync the write-ahead log before acknowledging a write.
   bool sync = false;

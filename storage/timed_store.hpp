@@ -10,9 +10,9 @@ namespace rapi {
 
 /// A kv_store decorator that measures writes (latency histogram, errors)
 /// for the metrics endpoint; everything else passes through.
-class timed_store final : public kv_store {
+class timed_store final : public forwarding_store {
 public:
-  explicit timed_store(kv_store& inner) : inner_(inner) {}
+  explicit timed_store(kv_store& inner) : forwarding_store(inner) {}
 
   storage_status write(const write_batch& batch) override {
     auto t0 = std::chrono::steady_clock::now();
@@ -24,23 +24,9 @@ public:
       ++errors;
     return st;
   }
-  std::optional<std::string> get(std::string_view key,
-                                 storage_status& status) override {
-    return inner_.get(key, status);
-  }
-  storage_status
-  scan(std::string_view prefix, std::string_view from,
-       const std::function<bool(std::string_view, std::string_view)>& fn)
-    override {
-    return inner_.scan(prefix, from, fn);
-  }
-  std::uint64_t size_bytes() override { return inner_.size_bytes(); }
 
   histogram latency;
   std::atomic<std::uint64_t> errors{0};
-
-private:
-  kv_store& inner_;
 };
 
 } // namespace rapi

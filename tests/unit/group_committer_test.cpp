@@ -22,8 +22,10 @@ namespace {
 
 /// A memory store whose writes wait while the gate is closed, and which
 /// records the first key of every write in the order the writes happened.
-class gated_store final : public kv_store {
+class gated_store final : public forwarding_store {
 public:
+  gated_store() : forwarding_store(memory_) {}
+
   storage_status write(const write_batch& batch) override {
     {
       std::unique_lock<std::mutex> lock{mtx_};
@@ -34,17 +36,7 @@ public:
       for (auto& op : batch.ops)
         order_.push_back("  " + op.key);
     }
-    return inner_.write(batch);
-  }
-  std::optional<std::string> get(std::string_view key,
-                                 storage_status& status) override {
-    return inner_.get(key, status);
-  }
-  storage_status
-  scan(std::string_view prefix, std::string_view from,
-       const std::function<bool(std::string_view, std::string_view)>& fn)
-    override {
-    return inner_.scan(prefix, from, fn);
+    return memory_.write(batch);
   }
 
   void close() {
@@ -71,7 +63,7 @@ public:
   }
 
 private:
-  memory_store inner_;
+  memory_store memory_;
   std::mutex mtx_;
   std::condition_variable cv_;
   bool open_ = true;
