@@ -67,12 +67,12 @@ void agent_actor_state::persist(outcome out,
   if (publish)
     batch.put(svc->repl->next_outbox_key(),
               svc->repl->encode_change(entry->id(), logic->live.blackout));
-  // Nothing else being written: the actor writes the batch itself, sparing
-  // two thread hand-offs, and finishes the command at once.
   if (svc->committer == nullptr) {
     complete(f, svc->store->write(batch).message);
     return;
   }
+  // Nothing else being written: the actor writes the batch itself, sparing
+  // two thread hand-offs, and finishes the command at once.
   if (svc->committer->try_write_now(batch, [&](const storage_status& st) {
         complete(f, st.message);
       }))

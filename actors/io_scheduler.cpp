@@ -42,8 +42,9 @@ public:
   /// messages or is done.
   void schedule(caf::resumable* job) {
     // Once the threads have stopped, only the actor system's own end is
-    // left (its internal actors' exit): that runs here and now.
-    if (ioc_.stopped()) {
+    // left (its internal actors' exit): that runs here and now. (On one of
+    // the threads, nothing to check: asking `stopped` takes a lock.)
+    if (!ioc_.get_executor().running_in_this_thread() && ioc_.stopped()) {
       run(job);
       return;
     }
