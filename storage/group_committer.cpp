@@ -35,11 +35,28 @@ bool group_committer::try_write_now(const write_batch& batch,
     if (!inline_writes_ || stopping_ || writing_ || !queue_.empty())
       return false;
     writing_ = true;
+  }
+  auto status = store_.write_or_refuse(batch);
+  if (status.stalled) {
+    // The store holds writes back: the caller's thread must not wait that
+    // out. Nothing was written; the caller hands the batch to the thread.
+    bool wake;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      writing_ = false;
+      wake = !queue_.empty() || stopping_;
+    }
+    if (wake)
+      cv_.notify_one();
+    return false;
+  }
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
     ++groups_;
     ++batches_;
     ++inline_;
   }
-  done(store_.write(batch));
+  done(status);
   // What was handed in meanwhile waited for this write: one group of it is
   // written here too rather than waking the thread for it.
   std::vector<queued> group;

@@ -48,8 +48,10 @@ public:
 
   /// If nothing is queued or being written: writes `batch` on the calling
   /// thread, calls `done` there, then writes one group of what was handed
-  /// in meanwhile (their callbacks run on this thread too); true. Otherwise
-  /// false, nothing written, and the caller submits the batch.
+  /// in meanwhile (their callbacks run on this thread too); true. Otherwise,
+  /// or when the store holds writes back (`kv_store::write_or_refuse`: the
+  /// calling thread does not wait out a write stall), false, nothing
+  /// written, and the caller submits the batch.
   bool try_write_now(const write_batch& batch, const callback& done);
 
   /// Writes what is queued, then stops the thread.

@@ -31,6 +31,9 @@ struct write_batch {
 /// Why a storage call failed; empty `message` means success.
 struct storage_status {
   std::string message;
+  /// Set by `write_or_refuse` alone: nothing was written because the store
+  /// is holding writes back (a RocksDB write stall); `write` would wait.
+  bool stalled = false;
 
   bool ok() const { return message.empty(); }
 };
@@ -45,6 +48,14 @@ public:
   /// Applies `batch` atomically; on success it is in the write-ahead log
   /// (and fsynced when the store was opened with `sync`).
   virtual storage_status write(const write_batch& batch) = 0;
+
+  /// `write`, except that while the store holds writes back (RocksDB slows
+  /// or stops writes when flushes and compactions fall behind) it writes
+  /// nothing and says `stalled` at once instead of waiting: a thread that
+  /// must stay responsive hands the batch to one that may wait.
+  virtual storage_status write_or_refuse(const write_batch& batch) {
+    return write(batch);
+  }
 
   /// Reads one key. `std::nullopt` when absent; `status` reports failures.
   virtual std::optional<std::string> get(std::string_view key,
@@ -63,7 +74,7 @@ public:
   virtual std::uint64_t size_bytes() { return 0; }
 };
 
-/// A kv_store that wraps another: reads pass through, `write` is the
+/// A kv_store that wraps another: reads pass through, the writes are the
 /// wrapper's own.
 class forwarding_store : public kv_store {
 public:

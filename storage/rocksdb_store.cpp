@@ -38,6 +38,8 @@ public:
     : db_(std::move(db)), dir_(std::move(dir)),
       min_free_(static_cast<std::int64_t>(options.min_free_bytes)) {
     write_options_.sync = options.sync;
+    refuse_options_ = write_options_;
+    refuse_options_.no_slowdown = true;
   }
 
   ~rocksdb_store() override {
@@ -49,25 +51,11 @@ public:
   }
 
   storage_status write(const write_batch& batch) override {
-    if (read_only_)
-      return {"the store is open read-only"};
-    if (auto refusal = check_space(batch); !refusal.empty())
-      return {refusal};
-    // One allocation for the batch's encoding (a group of ~10 requests'
-    // changes is ~25 KB; growing it by doubling copied it over and over).
-    std::size_t bytes = 32;
-    for (auto& op : batch.ops)
-      bytes += op.key.size() + op.value.size() + 12;
-    rocksdb::WriteBatch wb(bytes);
-    for (auto& op : batch.ops) {
-      auto st = op.erase ? wb.Delete(op.key) : wb.Put(op.key, op.value);
-      if (!st.ok())
-        return {st.ToString()};
-    }
-    auto st = db_->Write(write_options_, &wb);
-    if (!st.ok())
-      return {st.ToString()};
-    return {};
+    return write_with(batch, write_options_);
+  }
+
+  storage_status write_or_refuse(const write_batch& batch) override {
+    return write_with(batch, refuse_options_);
   }
 
   std::optional<std::string> get(std::string_view key,
@@ -144,8 +132,37 @@ private:
            + "); writes are refused until space is freed";
   }
 
+  /// Encodes `batch` and writes it with `wo` (a write `no_slowdown` turns
+  /// away for a stall comes back `stalled`).
+  storage_status write_with(const write_batch& batch,
+                            const rocksdb::WriteOptions& wo) {
+    if (read_only_)
+      return {"the store is open read-only"};
+    if (auto refusal = check_space(batch); !refusal.empty())
+      return {refusal};
+    // One allocation for the batch's encoding (a group of ~10 requests'
+    // changes is ~25 KB; growing it by doubling copied it over and over).
+    std::size_t bytes = 32;
+    for (auto& op : batch.ops)
+      bytes += op.key.size() + op.value.size() + 12;
+    rocksdb::WriteBatch wb(bytes);
+    for (auto& op : batch.ops) {
+      auto st = op.erase ? wb.Delete(op.key) : wb.Put(op.key, op.value);
+      if (!st.ok())
+        return {st.ToString()};
+    }
+    auto st = db_->Write(wo, &wb);
+    if (st.IsIncomplete() && wo.no_slowdown)
+      return {"writes are held back: " + st.ToString(), true};
+    if (!st.ok())
+      return {st.ToString()};
+    return {};
+  }
+
   std::unique_ptr<rocksdb::DB> db_;
   rocksdb::WriteOptions write_options_;
+  /// `write_options_` that refuse rather than wait out a write stall.
+  rocksdb::WriteOptions refuse_options_;
   const std::string dir_;
   const std::int64_t min_free_;
   bool read_only_ = false;

@@ -38,6 +38,14 @@ public:
     }
     return memory_.write(batch);
   }
+  /// While `stalled` is set, refuses as RocksDB does in a write stall.
+  storage_status write_or_refuse(const write_batch& batch) override {
+    if (stalled)
+      return {"writes are held back", true};
+    return write(batch);
+  }
+
+  std::atomic<bool> stalled{false};
 
   void close() {
     std::lock_guard<std::mutex> guard{mtx_};
@@ -192,6 +200,31 @@ BOOST_AUTO_TEST_CASE(batches_handed_in_during_an_inline_write_follow_it) {
   BOOST_TEST(c.inline_writes() == 2u);
   BOOST_TEST(c.groups() == 2u);
   BOOST_TEST(c.batches() == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(a_stalled_store_sends_the_writer_to_the_thread) {
+  gated_store store;
+  group_committer c{store};
+  store.stalled = true;
+  storage_status st{"untouched"};
+  bool called = false;
+  BOOST_TEST(!c.try_write_now(one("a"), [&](const storage_status& s) {
+    called = true;
+    st = s;
+  }));
+  BOOST_TEST(!called); // nothing written, nothing answered
+  storage_status got;
+  BOOST_TEST(!store.get("a", got).has_value());
+  BOOST_TEST(c.inline_writes() == 0u);
+  // The thread may wait the stall out (`write`), and takes the batch.
+  auto fa = submit(c, one("a"));
+  BOOST_REQUIRE(ready(fa));
+  BOOST_TEST(fa.get().ok());
+  BOOST_TEST(store.get("a", got).has_value());
+  // Once the stall is over, writers write themselves again.
+  store.stalled = false;
+  BOOST_TEST(write_now(c, one("b"), st));
+  BOOST_TEST(st.ok());
 }
 
 BOOST_AUTO_TEST_CASE(stop_during_an_inline_write_waits_for_it) {
