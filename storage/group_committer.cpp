@@ -40,14 +40,7 @@ bool group_committer::try_write_now(const write_batch& batch,
   if (status.stalled) {
     // The store holds writes back: the caller's thread must not wait that
     // out. Nothing was written; the caller hands the batch to the thread.
-    bool wake;
-    {
-      std::lock_guard<std::mutex> guard{mtx_};
-      writing_ = false;
-      wake = !queue_.empty() || stopping_;
-    }
-    if (wake)
-      cv_.notify_one();
+    end_inline_write();
     return false;
   }
   {
@@ -68,17 +61,21 @@ bool group_committer::try_write_now(const write_batch& batch,
   storage_status group_status;
   if (!group.empty())
     group_status = write_group(group);
+  end_inline_write();
+  if (!group.empty())
+    finish_group(group, group_status);
+  return true;
+}
+
+void group_committer::end_inline_write() {
   bool wake;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     writing_ = false;
     wake = !queue_.empty() || stopping_;
   }
-  if (wake) // more came meanwhile (or stop() waits): the thread's turn
+  if (wake) // batches came meanwhile (or stop() waits): the thread's turn
     cv_.notify_one();
-  if (!group.empty())
-    finish_group(group, group_status);
-  return true;
 }
 
 void group_committer::stop() {

@@ -69,6 +69,9 @@ private:
   };
 
   void run();
+  /// Ends an inline writer's turn: wakes the thread if batches are queued
+  /// (a writer that found this one writing left them there) or it stops.
+  void end_inline_write();
   /// Moves up to `max_group_` queued batches into `group` (under `mtx_`);
   /// false when none was queued.
   bool take_group(std::vector<queued>& group);
