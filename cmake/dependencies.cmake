@@ -34,3 +34,36 @@ if(RAPI_SANITIZERS STREQUAL "thread")
   set_property(TARGET caf::core APPEND PROPERTY INTERFACE_LINK_LIBRARIES
     ${CMAKE_DL_LIBS})
 endif()
+
+# The memory allocator of the server (and of the bench's baseline server, so
+# that the same-run ratios compare like with like): tcmalloc (Debian
+# package libgoogle-perftools-dev) by default. A request allocates and frees
+# some 90 small blocks, half of them on another thread than the one that
+# allocated them; tcmalloc's per-thread caches took 10-20 % off the server's
+# CPU per request against glibc's malloc (bench/performance_notes.md).
+# Sanitizer builds keep the system allocator: ASan and TSan replace malloc
+# themselves.
+set(RAPI_ALLOCATOR "tcmalloc" CACHE STRING
+  "Allocator of the server programs: tcmalloc or system")
+set_property(CACHE RAPI_ALLOCATOR PROPERTY STRINGS tcmalloc system)
+set(RAPI_ALLOCATOR_IN_USE "${RAPI_ALLOCATOR}")
+if(RAPI_SANITIZERS)
+  set(RAPI_ALLOCATOR_IN_USE system)
+endif()
+add_library(rapi_allocator INTERFACE)
+if(RAPI_ALLOCATOR_IN_USE STREQUAL "tcmalloc")
+  find_library(RAPI_TCMALLOC_LIBRARY tcmalloc_minimal)
+  if(NOT RAPI_TCMALLOC_LIBRARY)
+    message(FATAL_ERROR "tcmalloc_minimal not found: install the Debian "
+      "package libgoogle-perftools-dev (scripts/install-deps.sh), or "
+      "configure with -DRAPI_ALLOCATOR=system")
+  endif()
+  # Nothing calls into it by name: keep it even where the linker drops
+  # libraries no symbol needs, so that its malloc is the one in effect.
+  target_link_libraries(rapi_allocator INTERFACE
+    "-Wl,--push-state,--no-as-needed" ${RAPI_TCMALLOC_LIBRARY}
+    "-Wl,--pop-state")
+elseif(NOT RAPI_ALLOCATOR_IN_USE STREQUAL "system")
+  message(FATAL_ERROR
+    "RAPI_ALLOCATOR must be tcmalloc or system, not '${RAPI_ALLOCATOR}'")
+endif()

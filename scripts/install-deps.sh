@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ccache pkg-config curl ca-certificates
   libcaf-dev librestinio-dev libasio-dev rapidjson-dev
   librabbitmq-dev librocksdb-dev libboost-test-dev
+  libgoogle-perftools-dev  # tcmalloc, the server's allocator
   rabbitmq-server prometheus nodejs
   # Hardening (docs/hardening.md): clang for the libFuzzer harnesses;
   # libclang-rt-14-dev holds libFuzzer and clang's sanitizer runtimes and is

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include <boost/test/unit_test.hpp>
@@ -78,6 +79,20 @@ BOOST_AUTO_TEST_CASE(metrics_pass_promtool_and_count_requests) {
         "rapi_storage_size_bytes ", "rapi_amqp_connected{connection=\"publisher\"} 0",
         "rapi_cluster_outbox_depth 0", "rapi_cluster_published_total 0"})
     BOOST_TEST(has_line_starting(r.body, prefix), prefix);
+}
+
+BOOST_AUTO_TEST_CASE(server_runs_on_the_configured_allocator) {
+  // The build links tcmalloc (cmake/dependencies.cmake) unless told
+  // otherwise or sanitizing; nothing calls it by name, so a linker that
+  // dropped it would leave glibc's malloc in effect without a word.
+  demo_server s;
+  std::ifstream maps("/proc/" + std::to_string(s.srv.pid()) + "/maps");
+  BOOST_REQUIRE(maps.good());
+  std::string text((std::istreambuf_iterator<char>(maps)),
+                   std::istreambuf_iterator<char>());
+  const bool tcmalloc = text.find("libtcmalloc") != std::string::npos;
+  BOOST_TEST(tcmalloc == (std::string(RAPI_ALLOCATOR_IN_USE) == "tcmalloc"),
+             "allocator " RAPI_ALLOCATOR_IN_USE);
 }
 
 BOOST_AUTO_TEST_CASE(ready_actors_and_actor_state) {
