@@ -113,4 +113,8 @@ void run_actors_on(caf::actor_system_config& cfg, asio::io_context& ioc) {
     });
 }
 
+void defer_on(asio::io_context& ioc, std::function<void()> job) {
+  asio::defer(ioc, std::move(job));
+}
+
 } // namespace rapi

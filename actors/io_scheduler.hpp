@@ -1,5 +1,7 @@
 #pragma once
 
+#include <functional>
+
 #include <caf/actor_system_config.hpp>
 
 namespace asio {
@@ -30,5 +32,10 @@ namespace rapi {
 /// an actor has let go of it (a thread-local reference), and the listener
 /// threads spawn agents' actors on first use.
 void run_actors_on(caf::actor_system_config& cfg, asio::io_context& ioc);
+
+/// Queues `job` on `ioc` the way actors are queued: from one of `ioc`'s
+/// threads it runs on that thread after its current work, waking no other
+/// thread. The group committer's drain jobs go this way.
+void defer_on(asio::io_context& ioc, std::function<void()> job);
 
 } // namespace rapi

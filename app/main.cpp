@@ -154,8 +154,20 @@ int run(const server_config& cfg) {
 
   // Every change is written through group commit: one RocksDB write (one
   // WAL append, and one fsync with storage.sync) for whatever the agent
-  // actors handed over meanwhile, off the actors' threads.
-  auto committer = std::make_unique<group_committer>(timed);
+  // actors handed over meanwhile. With the actors on the listener threads,
+  // what piles up while one of them writes is written by a drain job on
+  // those threads too, rather than by waking the committer's thread
+  // (which then only waits out write stalls). The listener threads are
+  // joined before the committer ends.
+  group_committer::poster drains;
+  if (cfg.actor_threads == 0)
+    drains = [&ioc = server.io_context()](std::function<void()> job) {
+      defer_on(ioc, std::move(job));
+    };
+  // With storage.sync every write goes through the committer's thread, so
+  // that no listener thread waits for an fsync.
+  auto committer = std::make_unique<group_committer>(
+    timed, 4096, !cfg.storage_sync, std::move(drains));
 
   directory dir;
   hybrid_clock hlc;
@@ -237,6 +249,7 @@ int run(const server_config& cfg) {
   operations::deps od;
   od.dir = &dir;
   od.store = &timed;
+  od.committer = committer.get();
   od.settings = &svc.settings;
   od.cfg = &cfg;
   od.log = &log;

@@ -342,6 +342,27 @@ std::string operations::metrics_text() const {
                        "RocksDB writes that failed (answered 500).");
   append_sample(out, "rapi_storage_write_errors_total", "",
                 static_cast<double>(d_.store->errors.load()));
+  if (d_.committer != nullptr) {
+    const auto& gc = *d_.committer;
+    const auto groups = gc.groups();
+    const auto by_writer = gc.inline_writes();
+    const auto drains = gc.drains();
+    append_metric_header(
+      out, "rapi_storage_write_groups_total", "counter",
+      "RocksDB writes of group commit, by the thread that wrote them: an "
+      "actor's own (writer), a drain job on a listener thread (drain), the "
+      "committer's thread (committer: storage.sync, write stalls).");
+    append_sample(out, "rapi_storage_write_groups_total", "by=\"writer\"",
+                  static_cast<double>(by_writer - drains));
+    append_sample(out, "rapi_storage_write_groups_total", "by=\"drain\"",
+                  static_cast<double>(drains));
+    append_sample(out, "rapi_storage_write_groups_total",
+                  "by=\"committer\"", static_cast<double>(groups - by_writer));
+    append_metric_header(out, "rapi_storage_write_batches_total", "counter",
+                         "Agent changes (batches) written by group commit.");
+    append_sample(out, "rapi_storage_write_batches_total", "",
+                  static_cast<double>(gc.batches()));
+  }
   gauge("rapi_storage_size_bytes",
         "RocksDB size: SST files plus memory tables.",
         static_cast<double>(d_.store->size_bytes()));

@@ -15,6 +15,7 @@
 #include "http/exchange.hpp"
 #include "http/limits.hpp"
 #include "http/router.hpp"
+#include "storage/group_committer.hpp"
 #include "storage/timed_store.hpp"
 
 namespace rapi {
@@ -26,6 +27,8 @@ public:
   struct deps {
     directory* dir = nullptr;
     timed_store* store = nullptr;
+    /// Group commit, for its counters.
+    const group_committer* committer = nullptr;
     const agent_settings* settings = nullptr;
     const server_config* cfg = nullptr;
     logger* log = nullptr;

@@ -3,8 +3,9 @@
 namespace rapi {
 
 group_committer::group_committer(kv_store& store, std::size_t max_group,
-                                 bool inline_writes)
-  : store_(store), max_group_(max_group), inline_writes_(inline_writes) {
+                                 bool inline_writes, poster post)
+  : store_(store), max_group_(max_group), inline_writes_(inline_writes),
+    post_(inline_writes ? std::move(post) : poster{}) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -13,7 +14,8 @@ group_committer::~group_committer() {
 }
 
 void group_committer::submit(write_batch batch, callback done) {
-  bool wake;
+  bool wake = false;
+  bool post = false;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     if (stopping_) {
@@ -21,10 +23,18 @@ void group_committer::submit(write_batch batch, callback done) {
       return;
     }
     queue_.push_back({std::move(batch), std::move(done)});
-    // Whoever is writing takes it next; only an idle committer is woken.
-    wake = !writing_;
+    // Whoever is writing, or the drain job on its way, takes it next; only
+    // when nobody will is a drain job posted (or the thread woken).
+    if (!writing_ && !drain_posted_) {
+      if (post_ && !thread_turn_)
+        post = drain_posted_ = true;
+      else
+        wake = true;
+    }
   }
-  if (wake)
+  if (post)
+    post_([this] { drain(); });
+  else if (wake)
     cv_.notify_one();
 }
 
@@ -32,15 +42,22 @@ bool group_committer::try_write_now(const write_batch& batch,
                                     const callback& done) {
   {
     std::lock_guard<std::mutex> guard{mtx_};
-    if (!inline_writes_ || stopping_ || writing_ || !queue_.empty())
+    if (!inline_writes_ || stopping_ || writing_ || drain_posted_
+        || thread_turn_ || !queue_.empty())
       return false;
     writing_ = true;
   }
   auto status = store_.write_or_refuse(batch);
   if (status.stalled) {
     // The store holds writes back: the caller's thread must not wait that
-    // out. Nothing was written; the caller hands the batch to the thread.
-    end_inline_write();
+    // out. Nothing was written; the caller hands the batch in, and the
+    // thread takes it (with whatever came meanwhile) and waits.
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      writing_ = false;
+      thread_turn_ = true;
+    }
+    cv_.notify_one();
     return false;
   }
   {
@@ -51,31 +68,106 @@ bool group_committer::try_write_now(const write_batch& batch,
   }
   done(status);
   // What was handed in meanwhile waited for this write: one group of it is
-  // written here too rather than waking the thread for it.
+  // written here too rather than posting a job or waking the thread.
   std::vector<queued> group;
   {
     std::lock_guard<std::mutex> guard{mtx_};
-    if (!stopping_ && take_group(group))
-      ++inline_;
+    if (!stopping_)
+      take_group(group);
   }
   storage_status group_status;
-  if (!group.empty())
-    group_status = write_group(group);
+  if (!group.empty()) {
+    auto merged = merge(group);
+    group_status = store_.write_or_refuse(merged);
+    if (group_status.stalled) {
+      hand_to_thread(group, merged);
+      return true;
+    }
+    std::lock_guard<std::mutex> guard{mtx_};
+    count(group, true);
+  }
   end_inline_write();
   if (!group.empty())
     finish_group(group, group_status);
   return true;
 }
 
+void group_committer::drain() {
+  std::vector<queued> group;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (!drain_posted_)
+      return; // stopping: the thread took the queue over
+    drain_posted_ = false;
+    if (stopping_) {
+      cv_.notify_one(); // the thread writes what is left
+      return;
+    }
+    if (!take_group(group))
+      return;
+    writing_ = true;
+  }
+  auto merged = merge(group);
+  auto status = store_.write_or_refuse(merged);
+  if (status.stalled) {
+    hand_to_thread(group, merged);
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    count(group, true);
+    ++drains_;
+  }
+  end_inline_write();
+  finish_group(group, status);
+}
+
 void group_committer::end_inline_write() {
-  bool wake;
+  bool wake = false;
+  bool post = false;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     writing_ = false;
-    wake = !queue_.empty() || stopping_;
+    if (stopping_)
+      wake = true; // stop() waits for the thread to write what is left
+    else if (!queue_.empty()) {
+      // Writers that found this one writing left their batches queued.
+      if (post_)
+        post = drain_posted_ = true;
+      else
+        wake = true;
+    }
   }
-  if (wake) // batches came meanwhile (or stop() waits): the thread's turn
+  if (post)
+    post_([this] { drain(); });
+  else if (wake)
     cv_.notify_one();
+}
+
+void group_committer::hand_to_thread(std::vector<queued>& group,
+                                     write_batch& merged) {
+  std::vector<callback> dones;
+  std::size_t batches = 0;
+  dones.reserve(group.size());
+  for (auto& q : group) {
+    dones.push_back(std::move(q.done));
+    batches += q.batches;
+  }
+  group.clear();
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    // First again, as one batch: the merged one keeps every batch in it
+    // atomic and in order.
+    queue_.push_front({std::move(merged),
+                       [dones = std::move(dones)](const storage_status& st) {
+                         for (auto& d : dones)
+                           d(st);
+                       },
+                       batches});
+    writing_ = false;
+    thread_turn_ = true;
+  }
+  cv_.notify_one();
 }
 
 void group_committer::stop() {
@@ -103,19 +195,20 @@ std::uint64_t group_committer::inline_writes() const {
   return inline_;
 }
 
+std::uint64_t group_committer::drains() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return drains_;
+}
+
 bool group_committer::take_group(std::vector<queued>& group) {
   while (!queue_.empty() && group.size() < max_group_) {
     group.push_back(std::move(queue_.front()));
     queue_.pop_front();
   }
-  if (group.empty())
-    return false;
-  ++groups_;
-  batches_ += group.size();
-  return true;
+  return !group.empty();
 }
 
-storage_status group_committer::write_group(std::vector<queued>& group) {
+write_batch group_committer::merge(std::vector<queued>& group) {
   write_batch merged;
   std::size_t ops = 0;
   for (auto& q : group)
@@ -124,7 +217,16 @@ storage_status group_committer::write_group(std::vector<queued>& group) {
   for (auto& q : group)
     for (auto& op : q.batch.ops)
       merged.ops.push_back(std::move(op));
-  return store_.write(merged);
+  return merged;
+}
+
+void group_committer::count(const std::vector<queued>& group,
+                            bool by_writer) {
+  ++groups_;
+  for (auto& q : group)
+    batches_ += q.batches;
+  if (by_writer)
+    ++inline_;
 }
 
 void group_committer::finish_group(std::vector<queued>& group,
@@ -140,16 +242,26 @@ void group_committer::run() {
     {
       std::unique_lock<std::mutex> lock{mtx_};
       cv_.wait(lock, [this] {
-        return !writing_ && (stopping_ || !queue_.empty());
+        return !writing_
+               && (stopping_ || (!drain_posted_ && !queue_.empty()));
       });
+      // At stop the thread takes over from a drain job not yet run.
+      drain_posted_ = false;
       if (!take_group(group))
         return; // stopping, nothing left
       writing_ = true;
     }
-    auto status = write_group(group);
+    auto merged = merge(group);
+    // The thread may wait a write stall out: no request waits on it.
+    auto status = store_.write(merged);
     {
       std::lock_guard<std::mutex> guard{mtx_};
+      count(group, false);
       writing_ = false;
+      // After a stall the thread writes until the queue is empty; then
+      // writers write themselves again.
+      if (queue_.empty())
+        thread_turn_ = false;
     }
     finish_group(group, status);
   }

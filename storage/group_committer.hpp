@@ -29,21 +29,38 @@ namespace rapi {
 /// write, and the writer then writes one group of them too (a writer that
 /// finds someone writing does not wake the thread). Writes still happen
 /// one at a time, in the order the batches were handed in.
+///
+/// Given a `poster` (the server passes one that queues a job on the HTTP
+/// listener threads, where the agent actors run), what is still queued
+/// after a writer's turn is not left to the committer's thread either: a
+/// drain job is posted, and writes it as one group on the listener thread
+/// that runs it, between that thread's other work. Under load the listener
+/// threads then take turns writing, and no write wakes a thread. The
+/// committer's thread keeps what must not wait on a listener thread: a
+/// write RocksDB holds back for a stall (the writer or drain job that is
+/// turned away hands its group to the thread, which waits the stall out and
+/// writes until the queue is empty), every write when `inline_writes` is
+/// off, and what is left at `stop()`.
 class group_committer {
 public:
   using callback = std::function<void(const storage_status&)>;
+  /// Runs a job later, not on the caller's stack.
+  using poster = std::function<void(std::function<void()>)>;
 
   /// `inline_writes` false: every batch goes through the thread (with
   /// fsync on every write, a writer should not wait for one itself).
+  /// `post` (used only with `inline_writes`): where drain jobs run. A job
+  /// may run after `stop()` (it then does nothing) but must not run after
+  /// the committer is destroyed; dropping it unrun is fine.
   explicit group_committer(kv_store& store, std::size_t max_group = 4096,
-                           bool inline_writes = true);
+                           bool inline_writes = true, poster post = {});
   ~group_committer();
 
   group_committer(const group_committer&) = delete;
   group_committer& operator=(const group_committer&) = delete;
 
-  /// Queues `batch`; `done` runs on the committer thread once it is durable
-  /// (or failed).
+  /// Queues `batch`; `done` runs once it is durable (or failed), on the
+  /// thread that wrote it: a writer's, a drain job's or the committer's.
   void submit(write_batch batch, callback done);
 
   /// If nothing is queued or being written: writes `batch` on the calling
@@ -59,24 +76,38 @@ public:
 
   std::uint64_t groups() const;
   std::uint64_t batches() const;
-  /// Of `groups()`, those a writer wrote itself.
+  /// Of `groups()`, those written by a writer or a drain job (not the
+  /// committer's thread).
   std::uint64_t inline_writes() const;
+  /// Of `inline_writes()`, those written by a drain job.
+  std::uint64_t drains() const;
 
 private:
   struct queued {
     write_batch batch;
     callback done;
+    std::size_t batches = 1; ///< several once merged and handed back
   };
 
   void run();
-  /// Ends an inline writer's turn: wakes the thread if batches are queued
-  /// (a writer that found this one writing left them there) or it stops.
+  /// A drain job: writes one group of what is queued, unless the thread
+  /// took the queue over meanwhile (at stop).
+  void drain();
+  /// Ends a writer's or drain job's turn: what writers handed in meanwhile
+  /// gets a drain job (or the thread, without a poster); at stop the
+  /// thread takes it.
   void end_inline_write();
+  /// After a write of `group` (merged into `merged`) was held back for a
+  /// stall: it goes back to the front of the queue as one batch, and the
+  /// thread writes until the queue is empty.
+  void hand_to_thread(std::vector<queued>& group, write_batch& merged);
   /// Moves up to `max_group_` queued batches into `group` (under `mtx_`);
   /// false when none was queued.
   bool take_group(std::vector<queued>& group);
-  /// One RocksDB write for the whole group.
-  storage_status write_group(std::vector<queued>& group);
+  /// The group's batches as one (moved out of the group).
+  static write_batch merge(std::vector<queued>& group);
+  /// Counts a group written (under `mtx_`).
+  void count(const std::vector<queued>& group, bool by_writer);
   /// Calls the group's callbacks with `status` and empties it.
   void finish_group(std::vector<queued>& group,
                     const storage_status& status);
@@ -84,12 +115,16 @@ private:
   kv_store& store_;
   const std::size_t max_group_;
   const bool inline_writes_;
+  const poster post_;
   mutable std::mutex mtx_;
   std::condition_variable cv_;
   std::deque<queued> queue_;
   bool stopping_ = false;
-  bool writing_ = false; ///< a group or an inline batch is being written
+  bool writing_ = false;      ///< a group or an inline batch is being written
+  bool drain_posted_ = false; ///< a drain job is on its way
+  bool thread_turn_ = false;  ///< after a stall: the thread writes
   std::uint64_t inline_ = 0;
+  std::uint64_t drains_ = 0;
   std::uint64_t groups_ = 0;
   std::uint64_t batches_ = 0;
   std::thread thread_;

@@ -95,6 +95,41 @@ BOOST_AUTO_TEST_CASE(server_runs_on_the_configured_allocator) {
              "allocator " RAPI_ALLOCATOR_IN_USE);
 }
 
+BOOST_AUTO_TEST_CASE(group_commit_metrics_show_which_thread_writes) {
+  auto groups = [](demo_server& s, const std::string& by) {
+    auto body = s.admin.get("/admin/metrics").body;
+    auto name = "rapi_storage_write_groups_total{by=\"" + by + "\"} ";
+    auto at = body.find(name);
+    BOOST_REQUIRE_MESSAGE(at != std::string::npos, name);
+    return std::stod(body.substr(at + name.size()));
+  };
+  auto changes = [](demo_server& s) {
+    s.call_started("Id", "2", "c-1");
+    auto r = s.api.post("/api/Record/StartForAgent",
+                        R"({"AgentIdentifier":"Id","Value":"2"})");
+    BOOST_TEST(r.status == 200, r.body);
+  };
+  {
+    // One change at a time: each actor writes its own, on its thread.
+    demo_server s;
+    changes(s);
+    BOOST_TEST(groups(s, "writer") >= 2);
+    BOOST_TEST(groups(s, "committer") == 0);
+  }
+  {
+    // storage.sync: every write goes through the committer's thread, so
+    // that no listener thread waits for an fsync.
+    auto dir = make_temp_dir("rapi-cfg");
+    auto cfg = write_config(dir, R"({"storage": {"sync": true}})");
+    demo_server s({"--config", cfg});
+    changes(s);
+    BOOST_TEST(groups(s, "writer") == 0);
+    BOOST_TEST(groups(s, "drain") == 0);
+    BOOST_TEST(groups(s, "committer") >= 2);
+    remove_dir(dir);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(ready_actors_and_actor_state) {
   demo_server s;
   auto r = s.admin.get("/admin/ready");

@@ -1,6 +1,7 @@
 /// The group committer: a writer may write its own batch when nothing else
-/// is queued or being written; otherwise batches go through the committer's
-/// thread, one write at a time, in the order they were handed in.
+/// is queued or being written; otherwise batches go through a drain job
+/// (given a poster) or the committer's thread, one write at a time, in the
+/// order they were handed in.
 
 #include <boost/test/unit_test.hpp>
 
@@ -31,7 +32,9 @@ public:
       std::unique_lock<std::mutex> lock{mtx_};
       ++entered_;
       cv_.notify_all();
-      cv_.wait(lock, [this] { return open_; });
+      cv_.wait(lock, [this] { return open_ || passes_ > 0; });
+      if (!open_)
+        --passes_;
       order_.push_back(batch.ops.empty() ? "" : batch.ops.front().key);
       for (auto& op : batch.ops)
         order_.push_back("  " + op.key);
@@ -58,6 +61,14 @@ public:
     }
     cv_.notify_all();
   }
+  /// Lets `n` more writes through a closed gate.
+  void let_through(int n) {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      passes_ += n;
+    }
+    cv_.notify_all();
+  }
   /// Waits until `n` writes have started (bounded; false on timeout).
   bool wait_entered(int n) {
     std::unique_lock<std::mutex> lock{mtx_};
@@ -75,6 +86,7 @@ private:
   std::mutex mtx_;
   std::condition_variable cv_;
   bool open_ = true;
+  int passes_ = 0;
   int entered_ = 0;
   std::vector<std::string> order_;
 };
@@ -101,6 +113,39 @@ std::future<storage_status> submit(group_committer& c, write_batch b) {
 bool ready(std::future<storage_status>& f) {
   return f.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
 }
+
+bool still_waiting(std::future<storage_status>& f) {
+  return f.wait_for(std::chrono::milliseconds(50))
+         != std::future_status::ready;
+}
+
+/// A poster that keeps the drain jobs until the test runs them.
+class posted_jobs {
+public:
+  group_committer::poster poster() {
+    return [this](std::function<void()> job) {
+      std::lock_guard<std::mutex> guard{mtx_};
+      jobs_.push_back(std::move(job));
+    };
+  }
+  std::size_t size() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return jobs_.size();
+  }
+  void run_all() {
+    std::vector<std::function<void()>> jobs;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      jobs.swap(jobs_);
+    }
+    for (auto& j : jobs)
+      j();
+  }
+
+private:
+  std::mutex mtx_;
+  std::vector<std::function<void()>> jobs_;
+};
 
 } // namespace
 
@@ -246,6 +291,90 @@ BOOST_AUTO_TEST_CASE(stop_during_an_inline_write_waits_for_it) {
   auto fb = submit(*c, one("b"));
   BOOST_REQUIRE(ready(fb));
   BOOST_TEST(!fb.get().ok());
+}
+
+BOOST_AUTO_TEST_CASE(what_piles_up_during_a_turn_gets_a_drain_job) {
+  gated_store store;
+  posted_jobs jobs;
+  group_committer c{store, 4096, true, jobs.poster()};
+  store.close();
+  storage_status st;
+  std::atomic<bool> wrote{false};
+  std::thread writer{[&] { wrote = write_now(c, one("a"), st); }};
+  BOOST_REQUIRE(store.wait_entered(1));
+  auto fb = submit(c, one("b")); // waits for "a"; the writer takes it
+  store.let_through(1);
+  BOOST_REQUIRE(store.wait_entered(2)); // the writer writes "b"
+  auto fc = submit(c, one("c"));        // ... and "c" waits for that
+  store.open();
+  writer.join();
+  BOOST_TEST(wrote.load());
+  BOOST_REQUIRE(ready(fb));
+  // The writer's turn ended with "c" queued: a drain job is posted for it,
+  // the thread is not woken.
+  BOOST_TEST(jobs.size() == 1u);
+  BOOST_TEST(still_waiting(fc));
+  // Until the job runs, writers hand their batches to it.
+  BOOST_TEST(!write_now(c, one("d"), st));
+  auto fd = submit(c, one("d"));
+  BOOST_TEST(jobs.size() == 1u);
+  jobs.run_all();
+  BOOST_REQUIRE(ready(fc));
+  BOOST_REQUIRE(ready(fd));
+  BOOST_TEST(fc.get().ok());
+  BOOST_TEST(fd.get().ok());
+  BOOST_TEST((store.order() == std::vector<std::string>{
+                "a", "  a", "b", "  b", "c", "  c", "  d"}));
+  BOOST_TEST(c.drains() == 1u);
+  BOOST_TEST(c.inline_writes() == 3u);
+  BOOST_TEST(c.groups() == 3u);
+  BOOST_TEST(c.batches() == 4u);
+  // Nothing queued any more: a writer writes itself again.
+  BOOST_TEST(write_now(c, one("e"), st));
+  BOOST_TEST(jobs.size() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_drain_held_back_by_a_stall_hands_its_group_to_the_thread) {
+  gated_store store;
+  posted_jobs jobs;
+  group_committer c{store, 4096, true, jobs.poster()};
+  store.stalled = true;
+  auto fa = submit(c, one("a")); // nobody writing: a drain job is posted
+  auto fb = submit(c, one("b")); // ... and takes this one too
+  BOOST_TEST(jobs.size() == 1u);
+  jobs.run_all(); // turned away: the thread waits the stall out
+  BOOST_REQUIRE(ready(fa));
+  BOOST_REQUIRE(ready(fb));
+  BOOST_TEST(fa.get().ok());
+  BOOST_TEST(fb.get().ok());
+  // Still one write, in order, of both batches.
+  BOOST_TEST((store.order() == std::vector<std::string>{"a", "  a", "  b"}));
+  BOOST_TEST(c.drains() == 0u);
+  BOOST_TEST(c.inline_writes() == 0u);
+  BOOST_TEST(c.groups() == 1u);
+  BOOST_TEST(c.batches() == 2u);
+  // The thread emptied the queue: the next batch gets a drain job again.
+  store.stalled = false;
+  auto fc = submit(c, one("c"));
+  BOOST_TEST(jobs.size() == 1u);
+  jobs.run_all();
+  BOOST_REQUIRE(ready(fc));
+  BOOST_TEST(c.drains() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(stop_takes_over_from_a_drain_job_not_yet_run) {
+  gated_store store;
+  posted_jobs jobs;
+  auto c = std::make_unique<group_committer>(store, 4096, true,
+                                             jobs.poster());
+  auto fa = submit(*c, one("a"));
+  BOOST_TEST(jobs.size() == 1u);
+  c->stop(); // the thread writes "a"
+  BOOST_REQUIRE(ready(fa));
+  BOOST_TEST(fa.get().ok());
+  jobs.run_all(); // late: does nothing
+  BOOST_TEST((store.order() == std::vector<std::string>{"a", "  a"}));
+  BOOST_TEST(c->drains() == 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
