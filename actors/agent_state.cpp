@@ -617,9 +617,9 @@ void agent_state::end_blackout(timestamp at) {
 }
 
 void agent_state::derive_blackouts(recording& r) {
-  auto merged = derived_blackouts(r);
-  if (merged != r.blackouts) {
-    r.blackouts = std::move(merged);
+  derive_blackouts_into(r, derived_);
+  if (derived_ != r.blackouts) {
+    r.blackouts = derived_;
     touch(r);
   }
 }
@@ -636,34 +636,40 @@ void agent_state::derive_all_blackouts() {
   if (live.desktop_session)
     derive_blackouts(*live.desktop_session);
   for (std::size_t i = 0; i < live.recent.size(); ++i) {
-    auto merged = derived_blackouts(live.recent[i]);
-    if (merged != live.recent[i].blackouts) {
+    derive_blackouts_into(live.recent[i], derived_);
+    if (derived_ != live.recent[i].blackouts) {
       auto& r = live.recent.edit()[i];
-      r.blackouts = std::move(merged);
+      r.blackouts = derived_;
       touch(r);
     }
   }
 }
 
-std::vector<interval>
-agent_state::derived_blackouts(const recording& r) const {
+void agent_state::derive_blackouts_into(const recording& r,
+                                        std::vector<interval>& out) const {
   const auto& b = live.blackout;
-  std::vector<interval> periods = b.history;
-  if (b.active && b.start)
-    periods.push_back({*b.start, std::nullopt});
+  // The periods: the history, then the running blackout (open).
+  const bool running = b.active && b.start.has_value();
+  auto each_period = [&](auto&& f) {
+    for (auto& p : b.history)
+      f(p);
+    if (running)
+      f(interval{*b.start, std::nullopt});
+  };
   // Closed intervals from blackouts older than everything still known
   // stay. An open one can only belong to the running blackout, which is
-  // in `periods`: a stale open one (a blackout that ended where it began
+  // a period: a stale open one (a blackout that ended where it began
   // leaves no history) is dropped.
   std::optional<timestamp> horizon;
-  for (auto& p : periods)
+  each_period([&](const interval& p) {
     if (!horizon || p.start < *horizon)
       horizon = p.start;
-  std::vector<interval> out;
+  });
+  out.clear();
   for (auto& i : r.blackouts)
     if (i.stop && (!horizon || i.start < *horizon))
       out.push_back(i);
-  for (auto& p : periods) {
+  each_period([&](const interval& p) {
     interval i{std::max(p.start, r.start), std::nullopt};
     if (p.stop && r.stop)
       i.stop = std::min(*p.stop, *r.stop);
@@ -672,25 +678,26 @@ agent_state::derived_blackouts(const recording& r) const {
     else if (r.stop)
       i.stop = r.stop;
     if (i.stop && *i.stop <= i.start)
-      continue; // no overlap
+      return; // no overlap
     out.push_back(i);
-  }
+  });
   std::sort(out.begin(), out.end(),
             [](const interval& x, const interval& y) {
               return x.start < y.start;
             });
-  std::vector<interval> merged;
-  for (auto& i : out) {
-    if (!merged.empty()
-        && (!merged.back().stop || i.start <= *merged.back().stop)) {
-      auto& m = merged.back();
+  // Overlapping or touching intervals merge, in place.
+  std::size_t kept = 0;
+  for (std::size_t k = 0; k < out.size(); ++k) {
+    const interval i = out[k];
+    if (kept > 0 && (!out[kept - 1].stop || i.start <= *out[kept - 1].stop)) {
+      auto& m = out[kept - 1];
       if (m.stop && (!i.stop || *i.stop > *m.stop))
         m.stop = i.stop;
       continue;
     }
-    merged.push_back(i);
+    out[kept++] = i;
   }
-  return merged;
+  out.resize(kept);
 }
 
 void agent_state::advance_blackout(timestamp now) {

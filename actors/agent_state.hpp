@@ -82,7 +82,10 @@ private:
   /// Recomputes `r.blackouts` from the blackout history and the running
   /// blackout (clipped to the recording, overlaps merged).
   void derive_blackouts(recording& r);
-  std::vector<interval> derived_blackouts(const recording& r) const;
+  /// What `r.blackouts` should be, into `out` (emptied first; reused so
+  /// that the many recordings a blackout change visits allocate nothing).
+  void derive_blackouts_into(const recording& r,
+                             std::vector<interval>& out) const;
   /// derive_blackouts for every recording the agent holds; recent ones
   /// are unshared only when they change.
   void derive_all_blackouts();
@@ -97,6 +100,8 @@ private:
   std::vector<std::string> created_;
   /// Recordings that left the live state during the command in progress.
   std::vector<recording> retired_;
+  /// derive_blackouts' scratch space.
+  std::vector<interval> derived_;
   bool changed_ = false;
   /// The time of the command or tick in progress.
   timestamp now_ = 0;

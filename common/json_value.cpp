@@ -282,6 +282,20 @@ void append_json_string(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
   out.push_back('"');
   for (std::size_t i = 0; i < s.size(); ++i) {
+    // Most text needs no escaping: copy each run of plain ASCII at once.
+    std::size_t plain = i;
+    while (plain < s.size()) {
+      auto p = static_cast<unsigned char>(s[plain]);
+      if (p < 0x20 || p >= 0x80 || p == '"' || p == '\\')
+        break;
+      ++plain;
+    }
+    if (plain > i) {
+      out.append(s.data() + i, plain - i);
+      i = plain;
+      if (i == s.size())
+        break;
+    }
     auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x80) {
       // Whatever a client sent (a path, a parameter echoed in a message),
