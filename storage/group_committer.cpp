@@ -14,8 +14,7 @@ group_committer::~group_committer() {
 }
 
 void group_committer::submit(write_batch batch, callback done) {
-  bool wake = false;
-  bool post = false;
+  handoff next = handoff::none;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     if (stopping_) {
@@ -25,17 +24,10 @@ void group_committer::submit(write_batch batch, callback done) {
     queue_.push_back({std::move(batch), std::move(done)});
     // Whoever is writing, or the drain job on its way, takes it next; only
     // when nobody will is a drain job posted (or the thread woken).
-    if (!writing_ && !drain_posted_) {
-      if (post_ && !thread_turn_)
-        post = drain_posted_ = true;
-      else
-        wake = true;
-    }
+    if (!writing_ && !drain_posted_)
+      next = next_writer();
   }
-  if (post)
-    post_([this] { drain(); });
-  else if (wake)
-    cv_.notify_one();
+  hand_over(next);
 }
 
 bool group_committer::try_write_now(const write_batch& batch,
@@ -123,24 +115,31 @@ void group_committer::drain() {
 }
 
 void group_committer::end_inline_write() {
-  bool wake = false;
-  bool post = false;
+  handoff next = handoff::none;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     writing_ = false;
     if (stopping_)
-      wake = true; // stop() waits for the thread to write what is left
-    else if (!queue_.empty()) {
+      next = handoff::thread; // stop() waits for it to write what is left
+    else if (!queue_.empty())
       // Writers that found this one writing left their batches queued.
-      if (post_)
-        post = drain_posted_ = true;
-      else
-        wake = true;
-    }
+      next = next_writer();
   }
-  if (post)
+  hand_over(next);
+}
+
+group_committer::handoff group_committer::next_writer() {
+  if (post_ && !thread_turn_) {
+    drain_posted_ = true;
+    return handoff::drain;
+  }
+  return handoff::thread;
+}
+
+void group_committer::hand_over(handoff next) {
+  if (next == handoff::drain)
     post_([this] { drain(); });
-  else if (wake)
+  else if (next == handoff::thread)
     cv_.notify_one();
 }
 

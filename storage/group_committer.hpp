@@ -89,7 +89,16 @@ private:
     std::size_t batches = 1; ///< several once merged and handed back
   };
 
+  /// Who writes queued batches that nobody is about to write.
+  enum class handoff { none, drain, thread };
+
   void run();
+  /// Under `mtx_`, with batches queued and nobody writing or about to:
+  /// a drain job (marked posted), or the thread (without a poster, or
+  /// after a stall).
+  handoff next_writer();
+  /// Posts the drain job or wakes the thread (outside `mtx_`).
+  void hand_over(handoff next);
   /// A drain job: writes one group of what is queued, unless the thread
   /// took the queue over meanwhile (at stop).
   void drain();
