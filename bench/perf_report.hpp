@@ -350,7 +350,13 @@ inline std::string render_markdown(const value& doc,
               + " times per target (the run with the median req/s counts)"
           : std::string())
     << ", each open-loop step " << f("%g", num(pa, "step_seconds"))
-    << " s after " << f("%g", num(pa, "step_warmup")) << " s |\n\n";
+    << " s after " << f("%g", num(pa, "step_warmup")) << " s"
+    << (num(pa, "half_step_seconds") > 0
+            && num(pa, "half_step_seconds") != num(pa, "step_seconds")
+          ? " (the step at half the maximum, whose p99 is a target, "
+              + f("%g", num(pa, "half_step_seconds")) + " s)"
+          : std::string())
+    << " |\n\n";
 
   o << "## Targets\n\n| target | measured | limit | result |\n"
        "|---|---|---|---|\n";

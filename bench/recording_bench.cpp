@@ -86,6 +86,9 @@ struct options {
   double seconds = 5;
   double warmup = 1;
   double step_seconds = 3;
+  /// The step at half the maximum: its p99 is a target, and a few seconds
+  /// hold a memtable flush or a compaction or not, by chance.
+  double half_step_seconds = 10;
   double step_warmup = 0.5;
   std::vector<double> steps{0.1, 0.25, 0.5, 0.75, 0.9};
   double screen_share = 0.3;
@@ -120,6 +123,7 @@ const char* const usage_text =
   "         [--agents N] [--lifecycle-agents N] [--prime-calls N]\n"
   "         [--connections N] [--open-connections N] [--client-threads N]\n"
   "         [--seconds S] [--warmup S] [--step-seconds S] [--step-warmup S]\n"
+  "         [--half-step-seconds S]\n"
   "         [--steps LIST] [--screen-share F] [--duplicate-share F]\n"
   "         [--late-ms MS] [--getall-sizes LIST] [--getall-runs N]\n"
   "         [--provision-agents N] [--provision-active N]\n"
@@ -144,6 +148,10 @@ const char* const usage_text =
   "  --warmup S            closed loop, before it (default 1; quick 0.3)\n"
   "  --step-seconds S      each open-loop step, measured (default 3;\n"
   "                        quick 0.5)\n"
+  "  --half-step-seconds S the step at half the maximum, whose p99 is a\n"
+  "                        target, measured: long enough to hold the\n"
+  "                        server's periodic flushes and compactions in\n"
+  "                        proportion (default 10; quick 0.5)\n"
   "  --step-warmup S       each open-loop step, before it (default 0.5;\n"
   "                        quick 0.2)\n"
   "  --steps LIST          open-loop rates as fractions of the closed-loop\n"
@@ -223,6 +231,7 @@ options parse_options(int argc, char** argv) {
       o.seconds = 1;
       o.warmup = 0.3;
       o.step_seconds = 0.5;
+      o.half_step_seconds = 0.5;
       o.step_warmup = 0.2;
       o.steps = {0.25, 0.5};
       o.getall_sizes = {1'000, 5'000};
@@ -242,6 +251,7 @@ options parse_options(int argc, char** argv) {
         || a.number("--client-threads", o.client_threads)
         || a.real("--seconds", o.seconds) || a.real("--warmup", o.warmup)
         || a.real("--step-seconds", o.step_seconds)
+        || a.real("--half-step-seconds", o.half_step_seconds)
         || a.real("--step-warmup", o.step_warmup)
         || a.real("--screen-share", o.screen_share)
         || a.real("--duplicate-share", o.duplicate_share)
@@ -297,10 +307,11 @@ options parse_options(int argc, char** argv) {
   }
   if (o.agents == 0 || o.lifecycle_agents == 0 || o.connections == 0
       || o.open_connections == 0 || o.client_threads == 0 || o.seconds <= 0
-      || o.step_seconds <= 0)
+      || o.step_seconds <= 0 || o.half_step_seconds <= 0)
     throw std::invalid_argument(
       "--agents, --lifecycle-agents, --connections, --open-connections, "
-      "--client-threads, --seconds and --step-seconds must be > 0");
+      "--client-threads, --seconds, --step-seconds and --half-step-seconds "
+      "must be > 0");
   if (o.agents < o.client_threads || o.lifecycle_agents < o.client_threads)
     throw std::invalid_argument(
       "--agents and --lifecycle-agents must be >= --client-threads");
@@ -509,7 +520,9 @@ phase_result run_phase(const std::string& label, const target_info& t,
   res.offered = rate;
   res.connections = open ? o.open_connections : o.connections;
   const double warm = open ? o.step_warmup : o.warmup;
-  const double secs = open ? o.step_seconds : o.seconds;
+  const double secs = !open             ? o.seconds
+                      : fraction == 0.5 ? o.half_step_seconds
+                                        : o.step_seconds;
   res.seconds = secs;
   const unsigned k = static_cast<unsigned>(loads.size());
 
@@ -1358,6 +1371,8 @@ std::string to_json(const options& o, const results& r,
   w.Double(o.warmup);
   w.Key("step_seconds");
   w.Double(o.step_seconds);
+  w.Key("half_step_seconds");
+  w.Double(o.half_step_seconds);
   w.Key("step_warmup");
   w.Double(o.step_warmup);
   w.Key("steps");
