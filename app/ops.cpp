@@ -343,25 +343,22 @@ std::string operations::metrics_text() const {
   append_sample(out, "rapi_storage_write_errors_total", "",
                 static_cast<double>(d_.store->errors.load()));
   if (d_.committer != nullptr) {
-    const auto& gc = *d_.committer;
-    const auto groups = gc.groups();
-    const auto by_writer = gc.inline_writes();
-    const auto drains = gc.drains();
+    const auto w = d_.committer->written();
     append_metric_header(
       out, "rapi_storage_write_groups_total", "counter",
       "RocksDB writes of group commit, by the thread that wrote them: an "
       "actor's own (writer), a drain job on a listener thread (drain), the "
       "committer's thread (committer: storage.sync, write stalls).");
     append_sample(out, "rapi_storage_write_groups_total", "by=\"writer\"",
-                  static_cast<double>(by_writer - drains));
+                  static_cast<double>(w.by_writer));
     append_sample(out, "rapi_storage_write_groups_total", "by=\"drain\"",
-                  static_cast<double>(drains));
+                  static_cast<double>(w.by_drain));
     append_sample(out, "rapi_storage_write_groups_total",
-                  "by=\"committer\"", static_cast<double>(groups - by_writer));
+                  "by=\"committer\"", static_cast<double>(w.by_thread()));
     append_metric_header(out, "rapi_storage_write_batches_total", "counter",
                          "Agent changes (batches) written by group commit.");
     append_sample(out, "rapi_storage_write_batches_total", "",
-                  static_cast<double>(gc.batches()));
+                  static_cast<double>(w.batches));
   }
   gauge("rapi_storage_size_bytes",
         "RocksDB size: SST files plus memory tables.",

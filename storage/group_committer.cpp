@@ -54,9 +54,9 @@ bool group_committer::try_write_now(const write_batch& batch,
   }
   {
     std::lock_guard<std::mutex> guard{mtx_};
-    ++groups_;
-    ++batches_;
-    ++inline_;
+    ++counts_.groups;
+    ++counts_.batches;
+    ++counts_.by_writer;
   }
   done(status);
   // What was handed in meanwhile waited for this write: one group of it is
@@ -76,7 +76,7 @@ bool group_committer::try_write_now(const write_batch& batch,
       return true;
     }
     std::lock_guard<std::mutex> guard{mtx_};
-    count(group, true);
+    count(group, &counts::by_writer);
   }
   end_inline_write();
   if (!group.empty())
@@ -107,8 +107,7 @@ void group_committer::drain() {
   }
   {
     std::lock_guard<std::mutex> guard{mtx_};
-    count(group, true);
-    ++drains_;
+    count(group, &counts::by_drain);
   }
   end_inline_write();
   finish_group(group, status);
@@ -179,24 +178,9 @@ void group_committer::stop() {
     thread_.join();
 }
 
-std::uint64_t group_committer::groups() const {
+group_committer::counts group_committer::written() const {
   std::lock_guard<std::mutex> guard{mtx_};
-  return groups_;
-}
-
-std::uint64_t group_committer::batches() const {
-  std::lock_guard<std::mutex> guard{mtx_};
-  return batches_;
-}
-
-std::uint64_t group_committer::inline_writes() const {
-  std::lock_guard<std::mutex> guard{mtx_};
-  return inline_;
-}
-
-std::uint64_t group_committer::drains() const {
-  std::lock_guard<std::mutex> guard{mtx_};
-  return drains_;
+  return counts_;
 }
 
 bool group_committer::take_group(std::vector<queued>& group) {
@@ -220,12 +204,12 @@ write_batch group_committer::merge(std::vector<queued>& group) {
 }
 
 void group_committer::count(const std::vector<queued>& group,
-                            bool by_writer) {
-  ++groups_;
+                            std::uint64_t counts::*by) {
+  ++counts_.groups;
   for (auto& q : group)
-    batches_ += q.batches;
-  if (by_writer)
-    ++inline_;
+    counts_.batches += q.batches;
+  if (by != nullptr)
+    ++(counts_.*by);
 }
 
 void group_committer::finish_group(std::vector<queued>& group,
@@ -255,7 +239,7 @@ void group_committer::run() {
     auto status = store_.write(merged);
     {
       std::lock_guard<std::mutex> guard{mtx_};
-      count(group, false);
+      count(group, nullptr);
       writing_ = false;
       // After a stall the thread writes until the queue is empty; then
       // writers write themselves again.

@@ -74,13 +74,17 @@ public:
   /// Writes what is queued, then stops the thread.
   void stop();
 
-  std::uint64_t groups() const;
-  std::uint64_t batches() const;
-  /// Of `groups()`, those written by a writer or a drain job (not the
-  /// committer's thread).
-  std::uint64_t inline_writes() const;
-  /// Of `inline_writes()`, those written by a drain job.
-  std::uint64_t drains() const;
+  /// The writes so far, by who made them.
+  struct counts {
+    std::uint64_t groups = 0;    ///< RocksDB writes
+    std::uint64_t batches = 0;   ///< the agents' batches they held
+    std::uint64_t by_writer = 0; ///< groups a writer wrote itself
+    std::uint64_t by_drain = 0;  ///< groups a drain job wrote
+    /// Groups the committer's thread wrote.
+    std::uint64_t by_thread() const { return groups - by_writer - by_drain; }
+  };
+  /// Read at once (one lock), so that the parts add up.
+  counts written() const;
 
 private:
   struct queued {
@@ -115,8 +119,8 @@ private:
   bool take_group(std::vector<queued>& group);
   /// The group's batches as one (moved out of the group).
   static write_batch merge(std::vector<queued>& group);
-  /// Counts a group written (under `mtx_`).
-  void count(const std::vector<queued>& group, bool by_writer);
+  /// Counts a group written by `by` (under `mtx_`).
+  void count(const std::vector<queued>& group, std::uint64_t counts::*by);
   /// Calls the group's callbacks with `status` and empties it.
   void finish_group(std::vector<queued>& group,
                     const storage_status& status);
@@ -132,10 +136,7 @@ private:
   bool writing_ = false;      ///< a group or an inline batch is being written
   bool drain_posted_ = false; ///< a drain job is on its way
   bool thread_turn_ = false;  ///< after a stall: the thread writes
-  std::uint64_t inline_ = 0;
-  std::uint64_t drains_ = 0;
-  std::uint64_t groups_ = 0;
-  std::uint64_t batches_ = 0;
+  counts counts_;
   std::thread thread_;
 };
 

@@ -279,7 +279,7 @@ committed_reply send_committed(fixture& f, command cmd, bool inline_writes) {
     BOOST_REQUIRE(std::chrono::steady_clock::now() < deadline);
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  BOOST_TEST(committer.inline_writes() == (inline_writes ? 1u : 0u));
+  BOOST_TEST(committer.written().by_writer == (inline_writes ? 1u : 0u));
   committer.stop();
   f.svc.committer = nullptr;
   f.sched->run(); // the actor learns of the commit

@@ -159,9 +159,9 @@ BOOST_AUTO_TEST_CASE(an_idle_committer_lets_the_writer_write) {
   BOOST_TEST(st.ok());
   storage_status got;
   BOOST_TEST(store.get("a", got).has_value());
-  BOOST_TEST(c.inline_writes() == 1u);
-  BOOST_TEST(c.groups() == 1u);
-  BOOST_TEST(c.batches() == 1u);
+  BOOST_TEST(c.written().by_writer == 1u);
+  BOOST_TEST(c.written().groups == 1u);
+  BOOST_TEST(c.written().batches == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(a_failed_inline_write_reports_its_error) {
@@ -185,7 +185,7 @@ BOOST_AUTO_TEST_CASE(without_inline_writes_everything_goes_through_the_thread) {
   BOOST_REQUIRE(ready(f));
   BOOST_TEST(f.get().ok());
   BOOST_TEST(store.get("a", got).has_value());
-  BOOST_TEST(c.inline_writes() == 0u);
+  BOOST_TEST(c.written().by_writer == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(a_busy_committer_refuses_and_keeps_the_order) {
@@ -242,9 +242,9 @@ BOOST_AUTO_TEST_CASE(batches_handed_in_during_an_inline_write_follow_it) {
   // inline writer itself (the thread was not woken for them).
   BOOST_TEST((order == std::vector<std::string>{"a", "  a", "b", "  b",
                                                 "  c"}));
-  BOOST_TEST(c.inline_writes() == 2u);
-  BOOST_TEST(c.groups() == 2u);
-  BOOST_TEST(c.batches() == 3u);
+  BOOST_TEST(c.written().by_writer == 2u);
+  BOOST_TEST(c.written().groups == 2u);
+  BOOST_TEST(c.written().batches == 3u);
 }
 
 BOOST_AUTO_TEST_CASE(a_stalled_store_sends_the_writer_to_the_thread) {
@@ -260,7 +260,7 @@ BOOST_AUTO_TEST_CASE(a_stalled_store_sends_the_writer_to_the_thread) {
   BOOST_TEST(!called); // nothing written, nothing answered
   storage_status got;
   BOOST_TEST(!store.get("a", got).has_value());
-  BOOST_TEST(c.inline_writes() == 0u);
+  BOOST_TEST(c.written().by_writer == 0u);
   // The thread may wait the stall out (`write`), and takes the batch.
   auto fa = submit(c, one("a"));
   BOOST_REQUIRE(ready(fa));
@@ -325,10 +325,10 @@ BOOST_AUTO_TEST_CASE(what_piles_up_during_a_turn_gets_a_drain_job) {
   BOOST_TEST(fd.get().ok());
   BOOST_TEST((store.order() == std::vector<std::string>{
                 "a", "  a", "b", "  b", "c", "  c", "  d"}));
-  BOOST_TEST(c.drains() == 1u);
-  BOOST_TEST(c.inline_writes() == 3u);
-  BOOST_TEST(c.groups() == 3u);
-  BOOST_TEST(c.batches() == 4u);
+  BOOST_TEST(c.written().by_drain == 1u);
+  BOOST_TEST(c.written().by_writer == 2u);
+  BOOST_TEST(c.written().groups == 3u);
+  BOOST_TEST(c.written().batches == 4u);
   // Nothing queued any more: a writer writes itself again.
   BOOST_TEST(write_now(c, one("e"), st));
   BOOST_TEST(jobs.size() == 0u);
@@ -349,17 +349,17 @@ BOOST_AUTO_TEST_CASE(a_drain_held_back_by_a_stall_hands_its_group_to_the_thread)
   BOOST_TEST(fb.get().ok());
   // Still one write, in order, of both batches.
   BOOST_TEST((store.order() == std::vector<std::string>{"a", "  a", "  b"}));
-  BOOST_TEST(c.drains() == 0u);
-  BOOST_TEST(c.inline_writes() == 0u);
-  BOOST_TEST(c.groups() == 1u);
-  BOOST_TEST(c.batches() == 2u);
+  BOOST_TEST(c.written().by_drain == 0u);
+  BOOST_TEST(c.written().by_writer == 0u);
+  BOOST_TEST(c.written().groups == 1u);
+  BOOST_TEST(c.written().batches == 2u);
   // The thread emptied the queue: the next batch gets a drain job again.
   store.stalled = false;
   auto fc = submit(c, one("c"));
   BOOST_TEST(jobs.size() == 1u);
   jobs.run_all();
   BOOST_REQUIRE(ready(fc));
-  BOOST_TEST(c.drains() == 1u);
+  BOOST_TEST(c.written().by_drain == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(stop_takes_over_from_a_drain_job_not_yet_run) {
@@ -374,7 +374,7 @@ BOOST_AUTO_TEST_CASE(stop_takes_over_from_a_drain_job_not_yet_run) {
   BOOST_TEST(fa.get().ok());
   jobs.run_all(); // late: does nothing
   BOOST_TEST((store.order() == std::vector<std::string>{"a", "  a"}));
-  BOOST_TEST(c->drains() == 0u);
+  BOOST_TEST(c->written().by_drain == 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
