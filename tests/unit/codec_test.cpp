@@ -314,6 +314,38 @@ BOOST_AUTO_TEST_CASE(blackout_shape) {
                 "\"Origin\":\"server-a\",\"ScheduledStartTime\":null}");
 }
 
+BOOST_AUTO_TEST_CASE(json_strings_escape_what_they_must_and_copy_the_rest) {
+  auto lit = [](std::string_view s) {
+    std::string out;
+    rapi::append_json_string(out, s);
+    return out;
+  };
+  BOOST_TEST(lit("") == "\"\"");
+  BOOST_TEST(lit("plain ascii 0-9 ~") == "\"plain ascii 0-9 ~\"");
+  // Escapes at the start, between plain runs and at the end.
+  BOOST_TEST(lit("\"a\\b\nc\rd\te\bf\fg") ==
+             "\"\\\"a\\\\b\\nc\\rd\\te\\bf\\fg\"");
+  BOOST_TEST(lit(std::string("x\x01y\x1f", 4)) == "\"x\\u0001y\\u001f\"");
+  BOOST_TEST(lit("del\x7f") == "\"del\x7f\"");
+  // UTF-8 passes through between plain runs; a bad byte or a cut-off
+  // sequence becomes U+FFFD.
+  BOOST_TEST(lit("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80!") ==
+             "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80!\"");
+  BOOST_TEST(lit("a\xff" "b") == "\"a\xef\xbf\xbd" "b\"");
+  BOOST_TEST(lit("end\xe2\x82") == "\"end\xef\xbf\xbd\xef\xbf\xbd\"");
+  // Whatever the bytes, the result parses back to the text (bad bytes
+  // replaced): every mix of plain runs and escapes over a small alphabet.
+  const std::string alphabet[] = {"a", "bc", "\"", "\\", "\n", "\x01",
+                                  "\xc3\xa9", "/"};
+  for (int n = 0; n < 8 * 8 * 8; ++n) {
+    std::string text;
+    for (int k = n, i = 0; i < 3; ++i, k /= 8)
+      text += alphabet[k % 8];
+    auto v = parse("{\"k\":" + lit(text) + "}");
+    BOOST_TEST(v.find("k")->text == text);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(control_characters_are_escaped) {
   rapi::metadata m{{"k", std::string("a\x01\tb\x1f", 5)}};
   std::string out;
