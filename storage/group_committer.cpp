@@ -54,9 +54,7 @@ bool group_committer::try_write_now(const write_batch& batch,
   }
   {
     std::lock_guard<std::mutex> guard{mtx_};
-    ++counts_.groups;
-    ++counts_.batches;
-    ++counts_.by_writer;
+    count(1, &counts::by_writer);
   }
   done(status);
   // What was handed in meanwhile waited for this write: one group of it is
@@ -67,20 +65,7 @@ bool group_committer::try_write_now(const write_batch& batch,
     if (!stopping_)
       take_group(group);
   }
-  storage_status group_status;
-  if (!group.empty()) {
-    auto merged = merge(group);
-    group_status = store_.write_or_refuse(merged);
-    if (group_status.stalled) {
-      hand_to_thread(group, merged);
-      return true;
-    }
-    std::lock_guard<std::mutex> guard{mtx_};
-    count(group, &counts::by_writer);
-  }
-  end_inline_write();
-  if (!group.empty())
-    finish_group(group, group_status);
+  write_turn(group, &counts::by_writer);
   return true;
 }
 
@@ -99,6 +84,15 @@ void group_committer::drain() {
       return;
     writing_ = true;
   }
+  write_turn(group, &counts::by_drain);
+}
+
+void group_committer::write_turn(std::vector<queued>& group,
+                                 std::uint64_t counts::*by) {
+  if (group.empty()) {
+    end_inline_write();
+    return;
+  }
   auto merged = merge(group);
   auto status = store_.write_or_refuse(merged);
   if (status.stalled) {
@@ -107,7 +101,7 @@ void group_committer::drain() {
   }
   {
     std::lock_guard<std::mutex> guard{mtx_};
-    count(group, &counts::by_drain);
+    count(batches_of(group), by);
   }
   end_inline_write();
   finish_group(group, status);
@@ -144,13 +138,11 @@ void group_committer::hand_over(handoff next) {
 
 void group_committer::hand_to_thread(std::vector<queued>& group,
                                      write_batch& merged) {
+  const std::size_t batches = batches_of(group);
   std::vector<callback> dones;
-  std::size_t batches = 0;
   dones.reserve(group.size());
-  for (auto& q : group) {
+  for (auto& q : group)
     dones.push_back(std::move(q.done));
-    batches += q.batches;
-  }
   group.clear();
   {
     std::lock_guard<std::mutex> guard{mtx_};
@@ -203,11 +195,16 @@ write_batch group_committer::merge(std::vector<queued>& group) {
   return merged;
 }
 
-void group_committer::count(const std::vector<queued>& group,
-                            std::uint64_t counts::*by) {
-  ++counts_.groups;
+std::size_t group_committer::batches_of(const std::vector<queued>& group) {
+  std::size_t n = 0;
   for (auto& q : group)
-    counts_.batches += q.batches;
+    n += q.batches;
+  return n;
+}
+
+void group_committer::count(std::size_t batches, std::uint64_t counts::*by) {
+  ++counts_.groups;
+  counts_.batches += batches;
   if (by != nullptr)
     ++(counts_.*by);
 }
@@ -239,7 +236,7 @@ void group_committer::run() {
     auto status = store_.write(merged);
     {
       std::lock_guard<std::mutex> guard{mtx_};
-      count(group, nullptr);
+      count(batches_of(group), nullptr);
       writing_ = false;
       // After a stall the thread writes until the queue is empty; then
       // writers write themselves again.

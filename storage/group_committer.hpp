@@ -119,8 +119,15 @@ private:
   bool take_group(std::vector<queued>& group);
   /// The group's batches as one (moved out of the group).
   static write_batch merge(std::vector<queued>& group);
-  /// Counts a group written by `by` (under `mtx_`).
-  void count(const std::vector<queued>& group, std::uint64_t counts::*by);
+  /// After a writer's or drain job's turn took `group` (with `writing_`
+  /// set): writes it and ends the turn, or, if RocksDB holds the write back
+  /// for a stall, hands it to the thread. An empty group just ends the turn.
+  void write_turn(std::vector<queued>& group, std::uint64_t counts::*by);
+  /// The agents' batches in `group`.
+  static std::size_t batches_of(const std::vector<queued>& group);
+  /// Counts a group of `batches` written by `by` (the thread: null; under
+  /// `mtx_`).
+  void count(std::size_t batches, std::uint64_t counts::*by);
   /// Calls the group's callbacks with `status` and empties it.
   void finish_group(std::vector<queued>& group,
                     const storage_status& status);
