@@ -40,7 +40,9 @@ const char* to_string(id_kind k) {
 std::string index_key(id_kind k, std::string_view value) {
   switch (k) {
     case id_kind::id: {
-      auto n = parse_int(value);
+      // "Id matches numerically" (contract §2): 2, "2", "+2", "02", 2.0
+      // and 2e0 all name agent 2.
+      auto n = parse_whole_number(value);
       if (!n || *n <= 0)
         return {};
       return "i" + std::to_string(*n);

@@ -241,6 +241,69 @@ std::optional<std::int64_t> parse_signed_int(std::string_view s) {
   return parse_int(s);
 }
 
+std::optional<std::int64_t> parse_whole_number(std::string_view s) {
+  if (auto v = parse_int(s))
+    return v;
+  if (!s.empty() && s.front() == '+')
+    s.remove_prefix(1);
+  auto digits_at = [&](std::size_t i) {
+    std::size_t j = i;
+    while (j < s.size() && s[j] >= '0' && s[j] <= '9')
+      ++j;
+    return j - i;
+  };
+  // int [ "." frac ] [ ("e" | "E") [sign] exp ]
+  const std::size_t int_len = digits_at(0);
+  if (int_len == 0)
+    return std::nullopt;
+  std::size_t i = int_len, frac_len = 0;
+  if (i < s.size() && s[i] == '.') {
+    frac_len = digits_at(i + 1);
+    if (frac_len == 0)
+      return std::nullopt;
+    i += 1 + frac_len;
+  }
+  std::int64_t exp = 0;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    bool neg = false;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-'))
+      neg = s[i++] == '-';
+    const std::size_t exp_len = digits_at(i);
+    if (exp_len == 0)
+      return std::nullopt;
+    for (std::size_t k = i; k < i + exp_len; ++k) {
+      exp = exp * 10 + (s[k] - '0');
+      if (exp > 100'000)
+        exp = 100'000; // far beyond any int64: clamped, judged below
+    }
+    i += exp_len;
+    if (neg)
+      exp = -exp;
+  }
+  if (i != s.size())
+    return std::nullopt;
+  // The significant digits (integer and fraction part, leading zeros
+  // dropped) times 10^(exp - frac_len).
+  std::string mantissa(s.substr(0, int_len));
+  if (frac_len > 0)
+    mantissa.append(s.substr(int_len + 1, frac_len));
+  mantissa.erase(0, std::min(mantissa.find_first_not_of('0'), mantissa.size()));
+  if (mantissa.empty())
+    return 0;
+  exp -= static_cast<std::int64_t>(frac_len);
+  while (exp < 0 && mantissa.back() == '0') {
+    mantissa.pop_back();
+    ++exp;
+  }
+  if (exp < 0)
+    return std::nullopt; // a fraction is left
+  if (static_cast<std::size_t>(exp) + mantissa.size() > 19)
+    return std::nullopt; // at least 10^19: beyond int64
+  mantissa.append(static_cast<std::size_t>(exp), '0');
+  return parse_int(mantissa);
+}
+
 namespace {
 
 /// The length of the valid UTF-8 sequence starting at `s[i]` (a byte

@@ -61,6 +61,12 @@ std::optional<std::int64_t> parse_int(std::string_view s);
 /// Parses an optionally negative decimal integer that fits in int64.
 std::optional<std::int64_t> parse_signed_int(std::string_view s);
 
+/// Parses a non-negative number written as JSON writes numbers (or as
+/// `parse_int` takes it) whose value is a whole number that fits in int64:
+/// `2`, `+2`, `02`, `2.0`, `2e0`, `0.2E+1`, `20e-1` are all 2; `2.5`,
+/// `-2`, `1e19`, `2.`, `.2e1`, `0x2` are none. Exact: no floating point.
+std::optional<std::int64_t> parse_whole_number(std::string_view s);
+
 // -- writing ----------------------------------------------------------------
 
 /// Appends `s` as a JSON string literal (with quotes).

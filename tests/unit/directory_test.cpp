@@ -135,7 +135,28 @@ BOOST_FIXTURE_TEST_CASE(finds_by_id_numerically, directory_fixture) {
   BOOST_TEST(who(id_kind::id, "9") == 0);
   BOOST_TEST(who(id_kind::id, "0") == 0);
   BOOST_TEST(who(id_kind::id, "-2") == 0);
-  BOOST_TEST(who(id_kind::id, "2.0") == 0);
+  // Numerically: a JSON number written with a fraction or an exponent
+  // names the same agent when its value is whole (contract §2).
+  BOOST_TEST(who(id_kind::id, "2.0") == 2);
+  BOOST_TEST(who(id_kind::id, "2.000") == 2);
+  BOOST_TEST(who(id_kind::id, "2e0") == 2);
+  BOOST_TEST(who(id_kind::id, "2E+0") == 2);
+  BOOST_TEST(who(id_kind::id, "0.2e1") == 2);
+  BOOST_TEST(who(id_kind::id, "20e-1") == 2);
+  BOOST_TEST(who(id_kind::id, "200E-2") == 2);
+  BOOST_TEST(who(id_kind::id, "+2.0") == 2);
+  BOOST_TEST(who(id_kind::id, "2.5") == 0);
+  BOOST_TEST(who(id_kind::id, "21e-1") == 0);
+  BOOST_TEST(who(id_kind::id, "2.") == 0);
+  BOOST_TEST(who(id_kind::id, ".2e1") == 0);
+  BOOST_TEST(who(id_kind::id, "2e") == 0);
+  BOOST_TEST(who(id_kind::id, "2e+") == 0);
+  BOOST_TEST(who(id_kind::id, "-2.0") == 0);
+  BOOST_TEST(who(id_kind::id, "0.0") == 0);
+  BOOST_TEST(who(id_kind::id, "0x2") == 0);
+  BOOST_TEST(who(id_kind::id, "2.0 ") == 0);
+  BOOST_TEST(who(id_kind::id, "1e999999") == 0);
+  BOOST_TEST(who(id_kind::id, "1e-999999") == 0);
   BOOST_TEST(who(id_kind::id, "two") == 0);
   BOOST_TEST(who(id_kind::id, "") == 0);
   BOOST_TEST(who(id_kind::id, "99999999999999999999999") == 0);

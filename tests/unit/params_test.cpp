@@ -961,3 +961,35 @@ BOOST_AUTO_TEST_CASE(listeners_are_separate) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(whole_numbers_are_read_exactly_in_every_json_form) {
+  using rapi::parse_whole_number;
+  using opt = std::optional<std::int64_t>;
+  BOOST_TEST((parse_whole_number("9223372036854775807")
+              == opt{9223372036854775807}));
+  BOOST_TEST((parse_whole_number("9223372036854775807.000")
+              == opt{9223372036854775807}));
+  BOOST_TEST((parse_whole_number("9.223372036854775807e18")
+              == opt{9223372036854775807}));
+  BOOST_TEST((parse_whole_number("92233720368547758070e-1")
+              == opt{9223372036854775807}));
+  BOOST_TEST((parse_whole_number("1e18") == opt{1'000'000'000'000'000'000}));
+  BOOST_TEST((parse_whole_number("0e5") == opt{0}));
+  BOOST_TEST((parse_whole_number("000.000") == opt{0}));
+  BOOST_TEST((parse_whole_number("12") == opt{12}));
+  BOOST_TEST((parse_whole_number("1.2e1") == opt{12}));
+  BOOST_TEST(!parse_whole_number("9223372036854775808"));
+  BOOST_TEST(!parse_whole_number("9.223372036854775808e18"));
+  BOOST_TEST(!parse_whole_number("1e19"));
+  BOOST_TEST(!parse_whole_number("1e100000000000000000000"));
+  BOOST_TEST(!parse_whole_number("1.5"));
+  BOOST_TEST(!parse_whole_number("1e-1"));
+  BOOST_TEST(!parse_whole_number(""));
+  BOOST_TEST(!parse_whole_number("+"));
+  BOOST_TEST(!parse_whole_number("e1"));
+  BOOST_TEST(!parse_whole_number("1.e1"));
+  BOOST_TEST(!parse_whole_number("1e1.0"));
+  BOOST_TEST(!parse_whole_number("1ee1"));
+  BOOST_TEST(!parse_whole_number("++1"));
+  BOOST_TEST(!parse_whole_number(" 1"));
+}
