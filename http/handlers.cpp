@@ -52,6 +52,54 @@ http_error bad_agent_id(const std::string& s) {
                        + "' in the path is not an integer greater than 0");
 }
 
+/// "array", "string", ...: what a JSON value is, for error messages.
+const char* json_kind_name(const json_value& v) {
+  switch (v.type) {
+    case json_value::kind::null:
+      return "null";
+    case json_value::kind::boolean:
+      return "boolean";
+    case json_value::kind::number:
+      return "number";
+    case json_value::kind::string:
+      return "string";
+    case json_value::kind::array:
+      return "array";
+    case json_value::kind::object:
+      return "object";
+  }
+  return "value";
+}
+
+/// The vendor's commands and the agent and recordings queries read their
+/// parameters from a JSON object (or the query string alone): a body that
+/// is JSON of another kind is the wrong type, a 400, rather than a body
+/// without parameters (which the vendor answers 404 MissingParameter).
+http_error check_body_shape(route r, const json_value& body) {
+  if (body.is_null() || body.is_object())
+    return {};
+  switch (r) {
+    case route::agent_status:
+    case route::recordings_query:
+    case route::record_start:
+    case route::record_stop:
+    case route::record_update:
+    case route::duplicate_start:
+    case route::duplicate_stop:
+    case route::screen_start:
+    case route::screen_update:
+    case route::screen_stop:
+    case route::blackout_start:
+    case route::blackout_stop:
+      return bad_request("InvalidJson",
+                         std::string("the request body must be a JSON object "
+                                     "of parameters, not a JSON ")
+                           + json_kind_name(body));
+    default:
+      return {};
+  }
+}
+
 } // namespace
 
 http_error to_http(const agent_error& e) {
@@ -156,6 +204,10 @@ void handlers::dispatch(listener l, const exchange_ptr& ex) {
   }
   request_params p;
   if (auto err = p.parse(ex->body, ex->query, ex->content_type)) {
+    ex->fail(err);
+    return;
+  }
+  if (auto err = check_body_shape(m.which, p.body())) {
     ex->fail(err);
     return;
   }
@@ -296,10 +348,13 @@ struct cti_run : std::enable_shared_from_this<cti_run> {
   std::size_t next = 0;
   std::string results;
 
-  http_error prefix(http_error err, std::size_t i) const {
+  /// `err` about event `i`, naming it when the request held a list (and
+  /// saying that the events before it were applied when they were).
+  http_error prefix(http_error err, std::size_t i, bool applied = true) const {
     if (many)
       err.message = "event " + std::to_string(i) + ": " + err.message
-                    + (i > 0 ? " (the events before it were applied)" : "");
+                    + (applied && i > 0 ? " (the events before it were applied)"
+                                        : "");
     return err;
   }
 
@@ -342,7 +397,8 @@ void handlers::on_cti(const exchange_ptr& ex, const request_params& p) {
     agent_selector who;
     command cmd;
     if (auto err = read_cti_event(obj, svc_.limits, who, cmd)) {
-      ex->fail(run->prefix(err, i));
+      // Checked before any event is applied: nothing was.
+      ex->fail(run->prefix(err, i, false));
       return false;
     }
     run->events.emplace_back(std::move(who), std::move(cmd));
@@ -362,10 +418,15 @@ void handlers::on_cti(const exchange_ptr& ex, const request_params& p) {
   } else if (body.is_object()) {
     if (!read_one(body, 0))
       return;
-  } else {
+  } else if (body.is_null()) {
     return ex->fail(not_found("MissingParameter",
                               "the body must be a CTI event object or an "
                               "array of them"));
+  } else {
+    return ex->fail(bad_request("InvalidJson",
+                                "the body must be a CTI event object or an "
+                                "array of them, not a JSON "
+                                + std::string(json_kind_name(body))));
   }
   run->step();
 }

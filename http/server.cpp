@@ -92,6 +92,22 @@ const char* reason_phrase(int status) {
   }
 }
 
+/// True when the comma-separated header value `v` holds `token` (any case).
+bool has_token(std::string_view v, std::string_view token) {
+  while (!v.empty()) {
+    auto comma = v.find(',');
+    auto part = v.substr(0, comma);
+    v = comma == std::string_view::npos ? std::string_view{}
+                                        : v.substr(comma + 1);
+    auto b = part.find_first_not_of(" \t");
+    auto e = part.find_last_not_of(" \t");
+    if (b != std::string_view::npos
+        && iequals(part.substr(b, e - b + 1), token))
+      return true;
+  }
+  return false;
+}
+
 } // namespace
 
 struct http_server::impl {
@@ -135,9 +151,27 @@ struct http_server::impl {
   protected:
     void do_respond(int status, std::string body,
                     header_list headers) override {
-      auto resp = req_->create_response(restinio::http_status_line_t{
+      const restinio::http_status_line_t line{
         restinio::http_status_code_t{static_cast<std::uint16_t>(status)},
-        reason_phrase(status)});
+        reason_phrase(status)};
+      // HEAD: the headers GET would send, its Content-Length included
+      // (RFC 9110 §9.3.2), and no body.
+      if (method == "HEAD") {
+        auto resp = req_->create_response<restinio::user_controlled_output_t>(
+          line);
+        resp.set_content_length(body.size());
+        finish(resp, status, headers);
+        return;
+      }
+      auto resp = req_->create_response(line);
+      resp.set_body(std::move(body));
+      finish(resp, status, headers);
+    }
+
+  private:
+    /// Adds the headers every answer has and sends it.
+    template <class Response>
+    void finish(Response& resp, int status, const header_list& headers) {
       const bool text = status == 200 && which == route::metrics;
       resp.append_header(restinio::http_field::content_type,
                          text ? "text/plain; version=0.0.4; charset=utf-8"
@@ -149,8 +183,6 @@ struct http_server::impl {
         else
           resp.append_header(k, v);
       }
-      if (method != "HEAD")
-        resp.set_body(std::move(body));
       // Counted and logged before the answer leaves: a client that has its
       // answer must find the request in /admin/metrics (a slow machine
       // showed the scrape winning the race; scripts/sanitize.sh).
@@ -163,7 +195,6 @@ struct http_server::impl {
       resp.done();
     }
 
-  private:
     restinio::request_handle_t req_;
     impl* owner_;
     std::chrono::steady_clock::time_point started_;
@@ -205,21 +236,32 @@ struct http_server::impl {
       ex->body = req->body();
     }
     // HTTP framing the parser lets through but RFC 9112 forbids: more than
-    // one Host, white space in a field name (a request-smuggling vector).
-    // (RESTinio does not pass on the request's HTTP version, so a missing
-    // Host cannot be told from a legal HTTP/1.0 request and is accepted.)
+    // one Host, HTTP/1.1 without one, white space in a field name (a
+    // request-smuggling vector). RESTinio does not pass on the request's
+    // HTTP version, but its parser's keep-alive verdict tells it in part:
+    // a request that keeps the connection open without saying
+    // `Connection: keep-alive` is HTTP/1.1 (1.0 closes by default). One
+    // that says either keep-alive or close cannot be told from HTTP/1.0,
+    // which needs no Host, and is accepted (docs/hardening.md).
     {
       std::size_t hosts = 0;
       bool bad_name = false;
+      bool asks_keep_alive = false;
       head.for_each_field([&](const restinio::http_header_field_t& f) {
         if (iequals(f.name(), "Host"))
           ++hosts;
+        else if (iequals(f.name(), "Connection"))
+          asks_keep_alive = asks_keep_alive || has_token(f.value(),
+                                                         "keep-alive");
         for (char c : f.name())
           bad_name = bad_name || c == ' ' || c == '\t';
       });
+      const bool http11 = head.should_keep_alive() && !asks_keep_alive;
       const char* why = nullptr;
       if (hosts > 1)
         why = "the request has more than one Host header";
+      else if (hosts == 0 && http11)
+        why = "an HTTP/1.1 request must have a Host header";
       else if (bad_name)
         why = "a header field name contains white space";
       if (why != nullptr) {

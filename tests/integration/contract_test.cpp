@@ -51,6 +51,25 @@ BOOST_AUTO_TEST_CASE(value_string_or_number) {
   r = s.api.post("/api/Record/StopForAgent",
                  R"({"AgentIdentifier":"Phone","Value":805003})");
   BOOST_TEST(r.status == 200, r.body);
+  // "Id matches numerically": a whole number with a fraction or an exponent
+  // (what a client serialising a float sends) names the same agent.
+  for (const char* v : {"2.0", "2e0", "\"2.0\"", "0.2E1"}) {
+    r = s.api.post("/api/Blackout/StartForAgent",
+                   std::string(R"({"AgentIdentifier":"Id","Value":)") + v
+                     + "}");
+    BOOST_TEST(r.status == 200, v << ": " << r.body);
+    r = s.api.post("/api/Blackout/StopForAgent",
+                   std::string(R"({"AgentIdentifier":"Id","Value":)") + v
+                     + "}");
+    BOOST_TEST(r.status == 200, v << ": " << r.body);
+  }
+  BOOST_TEST(
+    str((*s.agent("agentIdentifier=Id&value=2.0"))["Blackout"]["StopTime"])
+    != "");
+  // A fraction names no agent.
+  check_error(s.api.post("/api/Blackout/StartForAgent",
+                         R"({"AgentIdentifier":"Id","Value":2.5})"),
+              404, "AgentNotFound");
 }
 
 BOOST_AUTO_TEST_CASE(query_string_fills_what_body_lacks) {
@@ -126,6 +145,17 @@ BOOST_AUTO_TEST_CASE(bad_input_is_400_and_changes_nothing) {
   check_error(s.api.post("/api/Record/StartForAgent",
                          R"({"AgentIdentifier":"Id","Value":"2","CallMetadata":"x"})"),
               400, "InvalidMetadata");
+  // Valid JSON of the wrong kind is a body of the wrong type, not a body
+  // without parameters.
+  for (const char* body : {R"([{"AgentIdentifier":"Id","Value":"2"}])",
+                           R"("AgentIdentifier")", "12", "true"}) {
+    auto r = s.api.post("/api/Record/StartForAgent", body);
+    check_error(r, 400, "InvalidJson");
+    BOOST_TEST(str((*json(r))["Message"]).find("must be a JSON object")
+               != std::string::npos, r.body);
+  }
+  check_error(s.api.post("/api/Cti/Events", R"("CallStarted")"), 400,
+              "InvalidJson");
   BOOST_TEST(s.api.get("/api/Agent?agentIdentifier=Id&value=2").body == before);
 }
 
@@ -147,6 +177,25 @@ BOOST_AUTO_TEST_CASE(unknown_route_and_wrong_method) {
   check_error(r, 405, "MethodNotAllowed");
   BOOST_TEST(r.header("Allow") == "POST");
   check_error(s.api.del("/api/Agent/GetAll"), 405, "MethodNotAllowed");
+  // HEAD: GET's status and headers, Content-Length included, no body.
+  for (const char* path : {"/api/Agent/GetAll",
+                           "/api/Agent?agentIdentifier=Id&value=2",
+                           "/api/Agent?agentIdentifier=Id&value=9"}) {
+    auto get = s.api.get(path);
+    auto head = s.api.request("HEAD", path);
+    BOOST_TEST(head.status == get.status, path);
+    BOOST_TEST(head.body.empty(), path);
+    BOOST_TEST(head.header("Content-Length")
+                 == std::to_string(get.body.size()), path);
+    BOOST_TEST(head.header("Content-Type") == get.header("Content-Type"));
+  }
+  // HTTP/1.1 needs exactly one Host (RFC 9112, 3.2); the client below
+  // sends HTTP/1.1 and leaves Host out when told to.
+  check_error(s.api.request("GET", "/api/Agent/GetAll", {}, {{"Host", ""}}),
+              400, "BadRequest");
+  check_error(s.api.request("GET", "/api/Agent/GetAll", {},
+                            {{"Host", "a"}, {"host", "b"}}),
+              400, "BadRequest");
   // Provisioning lives on the admin listener only.
   check_error(s.api.put("/admin/agents/9", "{}"), 404, "RouteNotFound");
 }
@@ -344,6 +393,9 @@ BOOST_AUTO_TEST_CASE(cti_array_applied_in_order) {
     {"AgentIdentifier":"Id","Value":"3","Type":"Nope","CallId":"x"}])");
   check_error(r, 400, "InvalidParameter");
   BOOST_TEST(str((*json(r))["Message"]).find("event 1") != std::string::npos);
+  // ... and the message does not claim otherwise.
+  BOOST_TEST(str((*json(r))["Message"]).find("applied") == std::string::npos,
+             r.body);
   BOOST_TEST((*s.agent("agentIdentifier=Id&value=3"))["ActiveCall"].IsNull());
 }
 
