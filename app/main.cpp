@@ -1,6 +1,7 @@
 /// recording-api: wiring only. Creates the modules in order (storage,
 /// actors, HTTP), waits for SIGINT/SIGTERM, and stops them in reverse.
 
+#include <exception>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -285,7 +286,11 @@ int run(const server_config& cfg) {
   // The actors first (their last writes and answers), then the threads
   // they ran on, then the actor system: CAF's end waits until every thread
   // that spawned an actor has let go of it.
+  bool ended = false;
   auto stop_actors_and_threads = [&] {
+    if (ended)
+      return;
+    ended = true;
     for (auto& e : dir.all())
       stop_agent(*e);
     sys->await_all_actors_done();
@@ -305,6 +310,20 @@ int run(const server_config& cfg) {
   hs.server_id = server_id;
   handlers h{hs};
   server.start(h);
+  // From here on the listener threads run handlers and actors that use the
+  // locals above (the committer, the directory, the handlers, the actor
+  // system). Should anything below throw, they are stopped first: the
+  // locals would otherwise be destroyed under running threads.
+  struct end_on_unwind {
+    std::function<void()> end;
+    ~end_on_unwind() {
+      if (std::uncaught_exceptions() > 0)
+        end();
+    }
+  } unwind_guard{[&] {
+    server.stop_accepting();
+    stop_actors_and_threads();
+  }};
   if (cfg.cluster.enabled) {
     auto cs = cfg.cluster;
     cs.server_id = server_id;
