@@ -133,11 +133,15 @@ http_error request_params::parse(std::string_view body, std::string_view query,
   }
   bool looks_json = body[first] == '{' || body[first] == '[';
   auto ct = to_lower(content_type);
+  json_parse_error perr;
   if (!looks_json
       && ct.find("application/x-www-form-urlencoded") != std::string::npos) {
+    // A body is JSON whatever the Content-Type (contract §2): only one that
+    // is not valid JSON as sent is read as a form (`"x"` is a JSON string).
+    if (parse_json(body, body_, perr))
+      return {};
     return parse_form(body, body_);
   }
-  json_parse_error perr;
   if (!parse_json(body, body_, perr)) {
     // The vendor's own StopDuplicateForAgent example closes a string with a
     // typographic quote (U+201D); clients copied it. Only when the body is

@@ -156,6 +156,13 @@ BOOST_AUTO_TEST_CASE(bad_input_is_400_and_changes_nothing) {
   }
   check_error(s.api.post("/api/Cti/Events", R"("CallStarted")"), 400,
               "InvalidJson");
+  // ... whatever the Content-Type: curl's default form type reads a body
+  // as a form only when it is not JSON as sent.
+  check_error(s.api.request("POST", "/api/Record/StartForAgent",
+                            R"("AgentIdentifier")",
+                            {{"Content-Type",
+                              "application/x-www-form-urlencoded"}}),
+              400, "InvalidJson");
   BOOST_TEST(s.api.get("/api/Agent?agentIdentifier=Id&value=2").body == before);
 }
 

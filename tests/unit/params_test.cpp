@@ -163,6 +163,13 @@ BOOST_AUTO_TEST_CASE(form_body_when_content_type_says_so) {
                          "text/plain");
   BOOST_TEST(err.status == 400);
   BOOST_TEST(err.code == "InvalidJson");
+  // A body that is valid JSON stays JSON under the form type too: only
+  // what is not JSON as sent is read as a form.
+  for (auto body : {"\"AgentIdentifier\"", "12", " true", "null"}) {
+    auto j = params(body, "", "application/x-www-form-urlencoded");
+    BOOST_TEST(!j.body().is_object(), body);
+    BOOST_TEST(j.get("AgentIdentifier") == nullptr, body);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(empty_body_is_no_body) {
