@@ -1,6 +1,7 @@
 #include "http/handlers.hpp"
 
 #include <limits>
+#include <optional>
 
 #include <malloc.h>
 
@@ -26,8 +27,8 @@ std::optional<std::int64_t> path_agent_id(const std::string& s) {
   return n;
 }
 
-/// The agent command behind a vendor command route.
-command_kind command_for(route r) {
+/// The agent command behind a vendor command route, if `r` is one.
+std::optional<command_kind> command_of(route r) {
   static constexpr std::pair<route, command_kind> table[] = {
     {route::record_start, command_kind::record_start},
     {route::record_stop, command_kind::record_stop},
@@ -43,7 +44,12 @@ command_kind command_for(route r) {
   for (auto& [rt, kind] : table)
     if (rt == r)
       return kind;
-  return command_kind::blackout_stop; // unreachable: dispatch routes these
+  return std::nullopt;
+}
+
+/// The agent command behind a route dispatch gave to `on_command`.
+command_kind command_for(route r) {
+  return command_of(r).value_or(command_kind::blackout_stop);
 }
 
 http_error bad_agent_id(const std::string& s) {
@@ -78,26 +84,13 @@ const char* json_kind_name(const json_value& v) {
 http_error check_body_shape(route r, const json_value& body) {
   if (body.is_null() || body.is_object())
     return {};
-  switch (r) {
-    case route::agent_status:
-    case route::recordings_query:
-    case route::record_start:
-    case route::record_stop:
-    case route::record_update:
-    case route::duplicate_start:
-    case route::duplicate_stop:
-    case route::screen_start:
-    case route::screen_update:
-    case route::screen_stop:
-    case route::blackout_start:
-    case route::blackout_stop:
-      return bad_request("InvalidJson",
-                         std::string("the request body must be a JSON object "
-                                     "of parameters, not a JSON ")
-                           + json_kind_name(body));
-    default:
-      return {};
-  }
+  if (!command_of(r) && r != route::agent_status
+      && r != route::recordings_query)
+    return {};
+  return bad_request("InvalidJson",
+                     std::string("the request body must be a JSON object of "
+                                 "parameters, not a JSON ")
+                       + json_kind_name(body));
 }
 
 } // namespace
