@@ -47,11 +47,6 @@ std::optional<command_kind> command_of(route r) {
   return std::nullopt;
 }
 
-/// The agent command behind a route dispatch gave to `on_command`.
-command_kind command_for(route r) {
-  return command_of(r).value_or(command_kind::blackout_stop);
-}
-
 http_error bad_agent_id(const std::string& s) {
   return bad_request("InvalidParameter",
                      "AgentID '" + utf8_prefix(s, 64)
@@ -298,7 +293,8 @@ void handlers::on_command(route r, const exchange_ptr& ex,
   if (auto err = read_selector(p, who))
     return ex->fail(err);
   command cmd;
-  cmd.kind = command_for(r);
+  // dispatch gives on_command the command routes only
+  cmd.kind = command_of(r).value_or(command_kind::blackout_stop);
   const bool blackout = cmd.kind == command_kind::blackout_start
                         || cmd.kind == command_kind::blackout_stop;
   auto err = blackout
