@@ -1,9 +1,9 @@
 /// recording-api: wiring only. Creates the modules in order (storage,
 /// actors, HTTP), waits for SIGINT/SIGTERM, and stops them in reverse.
 
-#include <exception>
 #include <csignal>
 #include <cstdio>
+#include <exception>
 #include <fstream>
 #include <iostream>
 #include <sstream>
