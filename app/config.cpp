@@ -173,6 +173,10 @@ bool apply_file(const json_value& root, const std::string& base,
           ok = r.boolean(val, key, cfg.storage_sync);
         } else if (name == "min_free_bytes") {
           ok = r.integer(val, key, 0, 1LL << 50, cfg.storage_min_free_bytes);
+        } else if (name == "journal_mb") {
+          ok = r.integer(val, key, 0, 4096, cfg.storage_journal_mb);
+        } else if (name == "journal_fold_ms") {
+          ok = r.integer(val, key, 1, 60'000, cfg.storage_journal_fold_ms);
         } else {
           ok = r.unknown(key);
         }
@@ -519,7 +523,9 @@ std::string render_config(const server_config& c) {
   out += "},\"storage\":{";
   str_member(out, "data_dir", c.data_dir);
   bool_member(out, "sync", c.storage_sync);
-  num_member(out, "min_free_bytes", c.storage_min_free_bytes, true);
+  num_member(out, "min_free_bytes", c.storage_min_free_bytes);
+  num_member(out, "journal_mb", c.storage_journal_mb);
+  num_member(out, "journal_fold_ms", c.storage_journal_fold_ms, true);
   out += "},";
   str_member(out, "agents_file", c.agents_file);
   out += "\"blackout\":{";

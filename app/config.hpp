@@ -19,6 +19,11 @@ struct server_config {
   std::string data_dir = "data";
   bool storage_sync = false;
   std::int64_t storage_min_free_bytes = 128LL * 1024 * 1024;
+  /// The write-behind journal's ring (storage/journal_store.hpp); 0: every
+  /// write goes to RocksDB directly, as with storage.sync.
+  std::int64_t storage_journal_mb = 64;
+  /// How often the journal is folded into RocksDB.
+  std::int64_t storage_journal_fold_ms = 100;
   std::string agents_file;
   std::int64_t max_agent_blackout_s = 600;
   /// 0: agent actors run on the HTTP threads (actors/io_scheduler.hpp).

@@ -20,6 +20,7 @@
 #include "app/config.hpp"
 #include "app/ops.hpp"
 #include "common/log.hpp"
+#include "storage/journal_store.hpp"
 #include "storage/timed_store.hpp"
 #include "http/handlers.hpp"
 #include "http/server.hpp"
@@ -121,12 +122,40 @@ int run(const server_config& cfg) {
   rocksdb_options ropts;
   ropts.sync = cfg.storage_sync;
   ropts.min_free_bytes = static_cast<std::uint64_t>(cfg.storage_min_free_bytes);
-  auto store = open_rocksdb(cfg.data_dir, ropts, error);
-  if (!store) {
+  auto rocks = open_rocksdb(cfg.data_dir, ropts, error);
+  if (!rocks) {
     std::cerr << "recording-api: " << error << "\n";
     return 1;
   }
-  if (auto err = check_layout(*store); !err.empty()) {
+  // What an earlier run journaled and did not fold into RocksDB is replayed
+  // first, whatever this run's settings (docs/durability.md).
+  journal_options jopts;
+  jopts.capacity_bytes = static_cast<std::uint64_t>(cfg.storage_journal_mb)
+                         << 20;
+  jopts.fold_interval = std::chrono::milliseconds(cfg.storage_journal_fold_ms);
+  journal_replay replayed;
+  auto journal = journal_store::open(cfg.data_dir, *rocks, jopts, replayed,
+                                     error);
+  if (!journal) {
+    std::cerr << "recording-api: " << error << "\n";
+    return 1;
+  }
+  if (replayed.records > 0)
+    std::cerr << "recording-api: replayed " << replayed.records
+              << " journaled change(s) into the store\n";
+  if (!replayed.damaged.empty())
+    std::cerr << "recording-api: warning: journal: " << replayed.damaged
+              << "\n";
+  if (cfg.storage_sync || cfg.storage_journal_mb == 0) {
+    // Writes go to RocksDB directly (with storage.sync, an fsync each).
+    journal.reset();
+    ::unlink((cfg.data_dir + "/journal").c_str());
+  }
+  kv_store* store = journal ? static_cast<kv_store*>(journal.get())
+                            : rocks.get();
+  // The layout key goes to RocksDB directly: the read-only look above, at
+  // the next start, must find it there.
+  if (auto err = check_layout(*rocks); !err.empty()) {
     std::cerr << "recording-api: " << cfg.data_dir << ": " << err << "\n";
     return 1;
   }
@@ -251,6 +280,7 @@ int run(const server_config& cfg) {
   od.dir = &dir;
   od.store = &timed;
   od.committer = committer.get();
+  od.journal = journal.get();
   od.settings = &svc.settings;
   od.cfg = &cfg;
   od.log = &log;

@@ -336,7 +336,9 @@ std::string operations::metrics_text() const {
         static_cast<double>(scheduled));
 
   append_metric_header(out, "rapi_storage_write_duration_seconds",
-                       "histogram", "RocksDB write (batch) latency.");
+                       "histogram",
+                       "Store write (batch) latency: a journal record, or "
+                       "a RocksDB write when the journal is off.");
   d_.store->latency.append(out, "rapi_storage_write_duration_seconds", "");
   append_metric_header(out, "rapi_storage_write_errors_total", "counter",
                        "RocksDB writes that failed (answered 500).");
@@ -359,6 +361,26 @@ std::string operations::metrics_text() const {
                          "Agent changes (batches) written by group commit.");
     append_sample(out, "rapi_storage_write_batches_total", "",
                   static_cast<double>(w.batches));
+  }
+  if (d_.journal != nullptr) {
+    const auto j = d_.journal->written();
+    auto counter = [&](const char* name, const char* help, std::uint64_t v) {
+      append_metric_header(out, name, "counter", help);
+      append_sample(out, name, "", static_cast<double>(v));
+    };
+    counter("rapi_storage_journal_records_total",
+            "Batches written to the write-behind journal.", j.records);
+    counter("rapi_storage_journal_folds_total",
+            "Writes of the journal's pending changes into RocksDB.", j.folds);
+    counter("rapi_storage_journal_folded_keys_total",
+            "Keys those writes held (each once however often it changed).",
+            j.folded_keys);
+    counter("rapi_storage_journal_direct_total",
+            "Batches too large for the journal, written to RocksDB directly.",
+            j.direct);
+    counter("rapi_storage_journal_ring_waits_total",
+            "Writes that waited for journal space (folds falling behind).",
+            j.ring_waits);
   }
   gauge("rapi_storage_size_bytes",
         "RocksDB size: SST files plus memory tables.",

@@ -16,6 +16,7 @@
 #include "http/limits.hpp"
 #include "http/router.hpp"
 #include "storage/group_committer.hpp"
+#include "storage/journal_store.hpp"
 #include "storage/timed_store.hpp"
 
 namespace rapi {
@@ -29,6 +30,8 @@ public:
     timed_store* store = nullptr;
     /// Group commit, for its counters.
     const group_committer* committer = nullptr;
+    /// The write-behind journal, for its counters (null when off).
+    const journal_store* journal = nullptr;
     const agent_settings* settings = nullptr;
     const server_config* cfg = nullptr;
     logger* log = nullptr;

@@ -57,6 +57,13 @@ public:
     return write(batch);
   }
 
+  /// Why a write of `batch` would be refused now (the disk is nearly full),
+  /// or empty: a store in front of this one asks before it takes a batch.
+  virtual std::string refusal(const write_batch& batch) {
+    (void)batch;
+    return {};
+  }
+
   /// Reads one key. `std::nullopt` when absent; `status` reports failures.
   virtual std::optional<std::string> get(std::string_view key,
                                          storage_status& status)
@@ -91,6 +98,9 @@ public:
     return inner_.scan(prefix, from, fn);
   }
   std::uint64_t size_bytes() override { return inner_.size_bytes(); }
+  std::string refusal(const write_batch& batch) override {
+    return inner_.refusal(batch);
+  }
 
 protected:
   kv_store& inner_;

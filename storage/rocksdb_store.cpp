@@ -58,6 +58,12 @@ public:
     return write_with(batch, refuse_options_);
   }
 
+  std::string refusal(const write_batch& batch) override {
+    if (read_only_)
+      return "the store is open read-only";
+    return check_space(batch);
+  }
+
   std::optional<std::string> get(std::string_view key,
                                   storage_status& status) override {
     std::string value;

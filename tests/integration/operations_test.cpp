@@ -1,11 +1,15 @@
 /// Spec §8 and the operations issue: admin endpoints, metrics (checked with
 /// promtool), auth, configuration from file, environment and flags, logs.
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <sstream>
+#include <sys/stat.h>
+#include <thread>
 
 #include <boost/test/unit_test.hpp>
 
@@ -126,6 +130,44 @@ BOOST_AUTO_TEST_CASE(group_commit_metrics_show_which_thread_writes) {
     BOOST_TEST(groups(s, "writer") == 0);
     BOOST_TEST(groups(s, "drain") == 0);
     BOOST_TEST(groups(s, "committer") >= 2);
+    remove_dir(dir);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(journal_metrics_count_records_and_folds) {
+  auto metric = [](demo_server& s, const std::string& name)
+    -> std::optional<double> {
+    auto body = s.admin.get("/admin/metrics").body;
+    auto at = body.find("\n" + name + " ");
+    if (at == std::string::npos)
+      return std::nullopt;
+    return std::stod(body.substr(at + name.size() + 2));
+  };
+  {
+    demo_server s;
+    auto before = metric(s, "rapi_storage_journal_records_total");
+    BOOST_REQUIRE(before);
+    s.call_started("Id", "2", "c-1");
+    BOOST_TEST(*metric(s, "rapi_storage_journal_records_total") == *before + 1);
+    // Folded within storage.journal_fold_ms (100 ms).
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (metric(s, "rapi_storage_journal_folds_total").value_or(0) < 1
+           && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    BOOST_TEST(*metric(s, "rapi_storage_journal_folds_total") >= 1);
+    BOOST_TEST(*metric(s, "rapi_storage_journal_folded_keys_total") >= 1);
+    BOOST_TEST(*metric(s, "rapi_storage_journal_direct_total") == 0);
+    BOOST_TEST(*metric(s, "rapi_storage_journal_ring_waits_total") == 0);
+  }
+  {
+    // storage.sync writes RocksDB directly: no journal, no journal metrics.
+    auto dir = make_temp_dir("rapi-cfg");
+    auto cfg = write_config(dir, R"({"storage": {"sync": true}})");
+    demo_server s({"--config", cfg});
+    s.call_started("Id", "2", "c-1");
+    BOOST_TEST(!metric(s, "rapi_storage_journal_records_total"));
+    struct stat st;
+    BOOST_TEST(::stat((s.srv.data_dir() + "/journal").c_str(), &st) != 0);
     remove_dir(dir);
   }
 }

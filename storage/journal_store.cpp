@@ -1,0 +1,570 @@
+#include "storage/journal_store.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace rapi {
+
+// The file: a 4 KiB header, then the ring.
+//
+// Header: "RAPIJNL1", the ring's capacity (u64), and two slots (at 64 and
+// 128) of {tail, seq, check}: where the first record not yet folded into
+// the inner store starts (a logical offset: it only grows; the ring
+// position is its remainder by the capacity) and that record's sequence
+// number. Folds write the slots in turn, so a slot torn by a crash leaves
+// the other, older one, and replaying from an older point only writes
+// again what the inner store already has.
+//
+// Record, at an 8-aligned offset: seq (u64), meta (u64: payload length << 8
+// | type), checksum of the payload (u64), the payload, zeros to the next 8.
+// The seq is stored last: a record the process died writing has the seq of
+// whatever was there before (an older lap's, or 0), which is never the one
+// replay expects next, so replay stops there. A record never straddles the
+// end of the ring: the rest of the lap is a padding record (type 2), or
+// skipped when it is too short for a record header.
+//
+// Payload: u32 op count, then per op u8 kind (0 put, 1 erase), u32 key
+// length, u32 value length, the key, the value.
+
+namespace {
+
+constexpr char file_magic[8] = {'R', 'A', 'P', 'I', 'J', 'N', 'L', '1'};
+constexpr std::uint64_t header_bytes = 4096;
+constexpr std::uint64_t capacity_at = 8;
+constexpr std::uint64_t slot_at[2] = {64, 128};
+constexpr std::uint64_t record_header = 24;
+constexpr std::uint64_t type_batch = 1;
+constexpr std::uint64_t type_padding = 2;
+
+std::uint64_t mix(std::uint64_t h, std::uint64_t w) {
+  h ^= w;
+  h *= 0x9E3779B97F4A7C15ULL;
+  return h ^ (h >> 29);
+}
+
+std::uint64_t word(const unsigned char* p) {
+  std::uint64_t w;
+  std::memcpy(&w, p, 8);
+  return w;
+}
+
+/// Not cryptographic: tells a record whose pages the OS wrote back only in
+/// part (after a power loss) from a whole one. Four independent lanes.
+std::uint64_t checksum(const unsigned char* p, std::size_t n) {
+  std::uint64_t a = 0x243F6A8885A308D3ULL ^ n, b = 0x13198A2E03707344ULL,
+                c = 0xA4093822299F31D0ULL, d = 0x082EFA98EC4E6C89ULL;
+  std::size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    a = mix(a, word(p + i));
+    b = mix(b, word(p + i + 8));
+    c = mix(c, word(p + i + 16));
+    d = mix(d, word(p + i + 24));
+  }
+  for (; i + 8 <= n; i += 8)
+    a = mix(a, word(p + i));
+  if (i < n) {
+    std::uint64_t w = 0;
+    std::memcpy(&w, p + i, n - i);
+    b = mix(b, w);
+  }
+  return mix(mix(mix(a, b), c), d);
+}
+
+std::uint64_t slot_check(std::uint64_t tail, std::uint64_t seq) {
+  return mix(mix(0x5BD1E9955BD1E995ULL, tail), seq) | 1; // never 0
+}
+
+std::uint64_t round8(std::uint64_t n) {
+  return (n + 7) & ~std::uint64_t{7};
+}
+
+std::uint64_t payload_size(const write_batch& batch) {
+  std::uint64_t n = 4;
+  for (auto& op : batch.ops)
+    n += 9 + op.key.size() + op.value.size();
+  return n;
+}
+
+void put32(unsigned char*& p, std::uint32_t v) {
+  std::memcpy(p, &v, 4);
+  p += 4;
+}
+
+std::uint32_t get32(const unsigned char* p) {
+  std::uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+void encode(const write_batch& batch, unsigned char* p) {
+  put32(p, static_cast<std::uint32_t>(batch.ops.size()));
+  for (auto& op : batch.ops) {
+    *p++ = op.erase ? 1 : 0;
+    put32(p, static_cast<std::uint32_t>(op.key.size()));
+    put32(p, static_cast<std::uint32_t>(op.value.size()));
+    std::memcpy(p, op.key.data(), op.key.size());
+    p += op.key.size();
+    std::memcpy(p, op.value.data(), op.value.size());
+    p += op.value.size();
+  }
+}
+
+using pending_map
+  = std::unordered_map<std::string, std::optional<std::string>>;
+
+/// Adds a payload's ops to `out` (newest wins); false when it is malformed.
+bool decode(const unsigned char* p, std::uint64_t n, pending_map& out) {
+  if (n < 4)
+    return false;
+  auto count = get32(p);
+  std::uint64_t at = 4;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    if (n - at < 9)
+      return false;
+    auto kind = p[at];
+    auto klen = get32(p + at + 1);
+    auto vlen = get32(p + at + 5);
+    at += 9;
+    if (kind > 1 || n - at < std::uint64_t{klen} + vlen)
+      return false;
+    std::string key(reinterpret_cast<const char*>(p + at), klen);
+    at += klen;
+    if (kind == 1)
+      out[std::move(key)] = std::nullopt;
+    else
+      out[std::move(key)]
+        = std::string(reinterpret_cast<const char*>(p + at), vlen);
+    at += vlen;
+  }
+  return at == n;
+}
+
+write_batch batch_of(const pending_map& m) {
+  // In key order: the memtable inserts each key next to the one before.
+  std::vector<const pending_map::value_type*> sorted;
+  sorted.reserve(m.size());
+  for (auto& kv : m)
+    sorted.push_back(&kv);
+  std::sort(sorted.begin(), sorted.end(),
+            [](auto* a, auto* b) { return a->first < b->first; });
+  write_batch wb;
+  wb.ops.reserve(sorted.size());
+  for (auto* kv : sorted) {
+    if (kv->second)
+      wb.put(kv->first, *kv->second);
+    else
+      wb.erase(kv->first);
+  }
+  return wb;
+}
+
+std::string sys_error(const std::string& what, int err) {
+  return what + ": " + std::strerror(err);
+}
+
+} // namespace
+
+struct journal_store::mapping {
+  int fd = -1;
+  unsigned char* base = nullptr;
+  std::uint64_t bytes = 0;
+
+  ~mapping() {
+    if (base)
+      ::munmap(base, bytes);
+    if (fd >= 0)
+      ::close(fd);
+  }
+  unsigned char* ring() const { return base + header_bytes; }
+  std::uint64_t capacity() const { return bytes - header_bytes; }
+  std::uint64_t load(std::uint64_t at) const { return word(base + at); }
+  void store(std::uint64_t at, std::uint64_t v) {
+    std::memcpy(base + at, &v, 8);
+  }
+  void write_slot(int i, std::uint64_t tail, std::uint64_t seq) {
+    store(slot_at[i], tail);
+    store(slot_at[i] + 8, seq);
+    store(slot_at[i] + 16, slot_check(tail, seq));
+  }
+  bool map(std::string& error, const std::string& path) {
+    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+                     0);
+    if (p == MAP_FAILED) {
+      base = nullptr;
+      error = sys_error("cannot map the journal " + path, errno);
+      return false;
+    }
+    base = static_cast<unsigned char*>(p);
+    return true;
+  }
+};
+
+std::unique_ptr<journal_store>
+journal_store::open(const std::string& dir, kv_store& inner,
+                    const journal_options& options, journal_replay& replayed,
+                    std::string& error) {
+  replayed = {};
+  const std::string path = dir + "/journal";
+  auto m = std::make_unique<mapping>();
+  m->fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (m->fd < 0) {
+    error = sys_error("cannot open the journal " + path, errno);
+    return nullptr;
+  }
+  struct stat st;
+  if (::fstat(m->fd, &st) != 0) {
+    error = sys_error("cannot read the journal " + path, errno);
+    return nullptr;
+  }
+  const std::string damaged = "the journal " + path + " is damaged";
+  const std::string move_away
+    = "; move it out of the data folder to start without the changes it "
+      "holds";
+
+  // -- replay what an earlier run left ------------------------------------
+  std::uint64_t seq = 1;
+  auto size = static_cast<std::uint64_t>(st.st_size);
+  if (size >= header_bytes) {
+    m->bytes = size;
+    if (!m->map(error, path))
+      return nullptr;
+    static const unsigned char zeros[sizeof file_magic] = {};
+    bool fresh = std::memcmp(m->base, zeros, sizeof zeros) == 0;
+    if (!fresh) {
+      if (std::memcmp(m->base, file_magic, sizeof file_magic) != 0) {
+        error = damaged + " (it does not start as a journal)" + move_away;
+        return nullptr;
+      }
+      auto cap = m->load(capacity_at);
+      if (cap == 0 || cap % 8 != 0 || header_bytes + cap != size) {
+        error = damaged + " (its size does not match its header)" + move_away;
+        return nullptr;
+      }
+      int best = -1;
+      for (int i = 0; i < 2; ++i) {
+        auto tail = m->load(slot_at[i]), s = m->load(slot_at[i] + 8);
+        if (m->load(slot_at[i] + 16) == slot_check(tail, s)
+            && (best < 0 || s > m->load(slot_at[best] + 8)))
+          best = i;
+      }
+      if (best < 0) {
+        error = damaged + " (its header is unreadable)" + move_away;
+        return nullptr;
+      }
+      auto at = m->load(slot_at[best]);
+      seq = m->load(slot_at[best] + 8);
+      pending_map changes;
+      // At most one lap: a full ring holds less than `cap` bytes.
+      for (std::uint64_t walked = 0; walked < cap;) {
+        auto pos = at % cap;
+        auto lap_left = cap - pos;
+        if (lap_left < record_header) {
+          at += lap_left;
+          walked += lap_left;
+          continue;
+        }
+        auto* r = m->ring() + pos;
+        if (word(r) != seq)
+          break; // the usual end: a record never (completely) written
+        auto meta = word(r + 8);
+        auto type = meta & 0xff, len = meta >> 8;
+        if (type == type_padding) {
+          ++seq;
+          at += lap_left;
+          walked += lap_left;
+          continue;
+        }
+        if (type != type_batch || len > lap_left - record_header
+            || word(r + 16) != checksum(r + record_header, len)
+            || !decode(r + record_header, len, changes)) {
+          replayed.damaged = "record " + std::to_string(seq)
+                             + " is damaged; it and what follows it "
+                               "were not replayed";
+          seq += std::uint64_t{1} << 32; // past anything left behind it
+          break;
+        }
+        ++replayed.records;
+        ++seq;
+        auto n = record_header + round8(len);
+        at += n;
+        walked += n;
+      }
+      if (!changes.empty()) {
+        replayed.keys = changes.size();
+        auto ws = inner.write(batch_of(changes));
+        if (!ws.ok()) {
+          error = "cannot replay the journal " + path
+                  + " into the store: " + ws.message;
+          return nullptr;
+        }
+      }
+    }
+    ::munmap(m->base, m->bytes);
+    m->base = nullptr;
+  }
+
+  // -- a fresh ring, the sequence going on --------------------------------
+  const std::uint64_t cap = std::max<std::uint64_t>(
+    round8(options.capacity_bytes), 64 * 1024);
+  m->bytes = header_bytes + cap;
+  if (size != m->bytes && ::ftruncate(m->fd, static_cast<off_t>(m->bytes))) {
+    error = sys_error("cannot size the journal " + path, errno);
+    return nullptr;
+  }
+  // Every block now, so that a write to the mapping never finds the disk
+  // full (that would be a SIGBUS).
+  if (int err = ::posix_fallocate(m->fd, 0, static_cast<off_t>(m->bytes))) {
+    error = sys_error("cannot allocate the journal " + path + " ("
+                        + std::to_string(m->bytes >> 20) + " MiB)",
+                      err);
+    return nullptr;
+  }
+  if (!m->map(error, path))
+    return nullptr;
+  // Slots first, magic last: a crash in between leaves either the old
+  // header (replayed again: the same changes) or a new one.
+  m->write_slot(0, 0, seq);
+  m->write_slot(1, 0, seq);
+  m->store(capacity_at, cap);
+  std::memcpy(m->base, file_magic, sizeof file_magic);
+  return std::unique_ptr<journal_store>(
+    new journal_store(inner, std::move(m), options, 0, seq));
+}
+
+journal_store::journal_store(kv_store& inner, std::unique_ptr<mapping> map,
+                             const journal_options& options,
+                             std::uint64_t head, std::uint64_t seq)
+  : inner_(inner), map_(std::move(map)), options_(options), head_(head),
+    tail_(head), seq_(seq) {
+  thread_ = std::thread([this] { run(); });
+}
+
+journal_store::~journal_store() {
+  {
+    std::lock_guard<std::mutex> lk(mtx_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+  std::lock_guard<std::mutex> f(fold_mtx_);
+  fold_locked();
+}
+
+storage_status journal_store::write(const write_batch& batch) {
+  return append(batch, false);
+}
+
+storage_status journal_store::write_or_refuse(const write_batch& batch) {
+  return append(batch, true);
+}
+
+storage_status journal_store::append(const write_batch& batch, bool refuse) {
+  if (batch.empty())
+    return {};
+  if (auto reason = inner_.refusal(batch); !reason.empty())
+    return {reason};
+  const auto cap = map_->capacity();
+  const auto len = payload_size(batch);
+  const auto n = record_header + round8(len);
+  if (n > cap / 4) {
+    // Too large for the ring (a bulk provisioning request): what is
+    // journaled goes first, then the batch directly.
+    std::lock_guard<std::mutex> f(fold_mtx_);
+    if (auto st = fold_locked(); !st.ok())
+      return st;
+    {
+      std::lock_guard<std::mutex> lk(mtx_);
+      ++counts_.direct;
+    }
+    return refuse ? inner_.write_or_refuse(batch) : inner_.write(batch);
+  }
+  std::unique_lock<std::mutex> lk(mtx_);
+  std::uint64_t lap_left = 0;
+  for (bool waited = false;; waited = true) {
+    lap_left = cap - head_ % cap;
+    auto need = lap_left < n ? lap_left + n : n;
+    if (cap - (head_ - tail_) >= need)
+      break;
+    if (!fold_error_.empty())
+      return {"the journal is full and cannot be written into the store: "
+              + fold_error_};
+    if (refuse)
+      return {"the journal is full until the store catches up", true};
+    if (!waited)
+      ++counts_.ring_waits;
+    fold_asked_ = true;
+    wake_.notify_one();
+    space_.wait(lk);
+  }
+  auto* ring = map_->ring();
+  if (lap_left < n) {
+    if (lap_left >= record_header) {
+      auto* r = ring + head_ % cap;
+      std::memcpy(r + 8, &type_padding, 8);
+      __atomic_store_n(reinterpret_cast<std::uint64_t*>(r), seq_++,
+                       __ATOMIC_RELEASE);
+    }
+    head_ += lap_left;
+  }
+  auto* r = ring + head_ % cap;
+  encode(batch, r + record_header);
+  std::memset(r + record_header + len, 0, round8(len) - len);
+  std::uint64_t meta = (len << 8) | type_batch;
+  std::memcpy(r + 8, &meta, 8);
+  auto sum = checksum(r + record_header, len);
+  std::memcpy(r + 16, &sum, 8);
+  __atomic_store_n(reinterpret_cast<std::uint64_t*>(r), seq_++,
+                   __ATOMIC_RELEASE);
+  head_ += n;
+  ++counts_.records;
+  for (auto& op : batch.ops) {
+    auto it = pending_.try_emplace(op.key).first;
+    if (op.erase)
+      it->second.reset();
+    else
+      it->second = op.value;
+  }
+  if (!fold_asked_ && head_ - tail_ > cap / 2) {
+    fold_asked_ = true;
+    wake_.notify_one();
+  }
+  return {};
+}
+
+storage_status journal_store::fold_locked() {
+  {
+    std::lock_guard<std::mutex> lk(mtx_);
+    fold_asked_ = false;
+    if (pending_.empty())
+      return {};
+    folding_.swap(pending_);
+    folding_end_ = head_;
+    folding_seq_ = seq_;
+  }
+  // Only this fold changes `folding_`; readers read it under `mtx_`.
+  auto st = inner_.write(batch_of(folding_));
+  pending_map done;
+  {
+    std::lock_guard<std::mutex> lk(mtx_);
+    if (!st.ok()) {
+      // Kept for the next fold, the newer values over the older.
+      fold_error_ = st.message;
+      for (auto& kv : pending_)
+        folding_.insert_or_assign(kv.first, std::move(kv.second));
+      pending_.swap(folding_);
+      folding_.clear();
+    } else {
+      fold_error_.clear();
+      ++counts_.folds;
+      counts_.folded_keys += folding_.size();
+      tail_ = folding_end_;
+      map_->write_slot(counts_.folds % 2, tail_, folding_seq_);
+      done.swap(folding_);
+    }
+  }
+  // Writers waiting for ring space: space, or the error to answer with.
+  space_.notify_all();
+  return st;
+}
+
+storage_status journal_store::fold() {
+  std::lock_guard<std::mutex> f(fold_mtx_);
+  return fold_locked();
+}
+
+void journal_store::run() {
+  std::unique_lock<std::mutex> lk(mtx_);
+  bool failed = false;
+  while (!stopping_) {
+    if (failed) // no retry before the interval is up
+      wake_.wait_for(lk, options_.fold_interval, [&] { return stopping_; });
+    else
+      wake_.wait_for(lk, options_.fold_interval,
+                     [&] { return stopping_ || fold_asked_; });
+    if (stopping_)
+      break;
+    lk.unlock();
+    failed = !fold().ok();
+    lk.lock();
+  }
+}
+
+std::optional<std::string> journal_store::get(std::string_view key,
+                                              storage_status& status) {
+  {
+    std::lock_guard<std::mutex> lk(mtx_);
+    std::string k(key);
+    for (auto* m : {&pending_, &folding_}) {
+      auto it = m->find(k);
+      if (it != m->end())
+        return it->second;
+    }
+  }
+  return inner_.get(key, status);
+}
+
+storage_status journal_store::scan(
+  std::string_view prefix, std::string_view from,
+  const std::function<bool(std::string_view, std::string_view)>& fn) {
+  // What is journaled goes into the store first (a scan is a query, not
+  // the hot path), so that the store's own ordered scan sees it.
+  if (fold().ok())
+    return inner_.scan(prefix, from, fn);
+  // The store refuses writes (the disk is nearly full): merge the pending
+  // changes in key order into its scan instead.
+  std::map<std::string, std::optional<std::string>> over;
+  auto start = from.empty() ? prefix : from;
+  {
+    std::lock_guard<std::mutex> lk(mtx_);
+    for (auto* m : {&folding_, &pending_})
+      for (auto& kv : *m)
+        if (kv.first.compare(0, prefix.size(), prefix) == 0
+            && kv.first >= start)
+          over[kv.first] = kv.second;
+  }
+  auto it = over.begin();
+  bool stopped = false;
+  // Pending keys before `key`, in order; false once `fn` says stop.
+  auto emit_before = [&](std::string_view key) {
+    for (; it != over.end() && it->first < key; ++it)
+      if (it->second && !fn(it->first, *it->second))
+        return !(stopped = true);
+    return true;
+  };
+  auto st = inner_.scan(prefix, from, [&](std::string_view k,
+                                          std::string_view v) {
+    if (!emit_before(k))
+      return false;
+    if (it != over.end() && it->first == k) {
+      auto& value = (it++)->second;
+      if (!value)
+        return true; // erased since
+      return (stopped = !fn(k, *value)) == false;
+    }
+    return (stopped = !fn(k, v)) == false;
+  });
+  if (st.ok() && !stopped)
+    for (; it != over.end(); ++it)
+      if (it->second && !fn(it->first, *it->second))
+        break;
+  return st;
+}
+
+std::uint64_t journal_store::size_bytes() {
+  return inner_.size_bytes();
+}
+
+journal_store::counts journal_store::written() const {
+  std::lock_guard<std::mutex> lk(mtx_);
+  return counts_;
+}
+
+} // namespace rapi

@@ -1,0 +1,131 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include "storage/kv_store.hpp"
+
+namespace rapi {
+
+struct journal_options {
+  /// Bytes of the journal's ring (its file in the data folder is 4 KiB
+  /// larger and allocated in full when opened). A batch larger than a
+  /// quarter of it is written to the inner store directly.
+  std::uint64_t capacity_bytes = 64ULL << 20;
+  /// How often what was journaled is folded into the inner store (sooner
+  /// when half the ring is in use, or when a scan needs it).
+  std::chrono::milliseconds fold_interval{100};
+};
+
+/// What opening a journal found in it and wrote to the inner store.
+struct journal_replay {
+  std::uint64_t records = 0; ///< batches found and replayed
+  std::uint64_t keys = 0;    ///< distinct keys they wrote
+  /// Set when the records stop at one that is damaged (not at the usual
+  /// end: a record never written); what follows it was not replayed.
+  std::string damaged;
+};
+
+/// A write-behind journal in front of the inner store (RocksDB).
+///
+/// A write is acknowledged once its batch is copied into a memory-mapped
+/// ring file in the data folder: the page cache holds it from then on, so
+/// it survives the process being killed (`kill -9`) like a RocksDB WAL
+/// append without fsync does, without a system call. The batch's keys also
+/// go into an in-memory map (the newest value of each), which a thread of
+/// the journal writes into the inner store every `fold_interval` as one
+/// write: a key changed many times meanwhile (a busy agent's live state, a
+/// running recording) is written to RocksDB once. The ring space is reused
+/// once that write has returned.
+///
+/// Opening the journal replays every record not yet folded into the inner
+/// store, in order, before anything else reads it. Reads see every
+/// acknowledged write: `get` looks in the map first, `scan` folds what is
+/// pending first.
+///
+/// Not for `storage.sync`: an fsync per write goes to RocksDB directly.
+class journal_store final : public kv_store {
+public:
+  /// Opens (or creates) `dir`/journal, replays what it holds into `inner`
+  /// (reported in `replayed`) and starts the folding thread; nullptr with a
+  /// sentence in `error` when it cannot.
+  static std::unique_ptr<journal_store>
+  open(const std::string& dir, kv_store& inner, const journal_options& options,
+       journal_replay& replayed, std::string& error);
+
+  /// Folds what is pending and leaves the journal empty.
+  ~journal_store() override;
+
+  journal_store(const journal_store&) = delete;
+  journal_store& operator=(const journal_store&) = delete;
+
+  storage_status write(const write_batch& batch) override;
+  storage_status write_or_refuse(const write_batch& batch) override;
+  std::optional<std::string> get(std::string_view key,
+                                 storage_status& status) override;
+  storage_status
+  scan(std::string_view prefix, std::string_view from,
+       const std::function<bool(std::string_view, std::string_view)>& fn)
+    override;
+  std::uint64_t size_bytes() override;
+  std::string refusal(const write_batch& batch) override {
+    return inner_.refusal(batch);
+  }
+
+  /// Writes everything journaled so far into the inner store now.
+  storage_status fold();
+
+  struct counts {
+    std::uint64_t records = 0;      ///< batches journaled
+    std::uint64_t folds = 0;        ///< writes into the inner store
+    std::uint64_t folded_keys = 0;  ///< keys those writes held
+    std::uint64_t direct = 0;       ///< batches too large for the ring
+    std::uint64_t ring_waits = 0;   ///< writes that waited for ring space
+  };
+  counts written() const;
+
+private:
+  struct mapping;
+  journal_store(kv_store& inner, std::unique_ptr<mapping> map,
+                const journal_options& options, std::uint64_t head,
+                std::uint64_t seq);
+
+  storage_status append(const write_batch& batch, bool refuse);
+  /// Under `fold_mtx_`.
+  storage_status fold_locked();
+  void run();
+
+  using pending_map
+    = std::unordered_map<std::string, std::optional<std::string>>;
+
+  kv_store& inner_;
+  std::unique_ptr<mapping> map_;
+  const journal_options options_;
+
+  mutable std::mutex mtx_;      ///< the ring's head and tail, the maps
+  std::condition_variable space_; ///< a fold freed ring space
+  std::condition_variable wake_;  ///< the folding thread: stop, or fold now
+  std::uint64_t head_;            ///< logical offset of the next record
+  std::uint64_t tail_;            ///< logical offset of the first unfolded
+  std::uint64_t seq_;             ///< sequence number of the next record
+  pending_map pending_;           ///< journaled, not yet being folded
+  pending_map folding_;           ///< being written by a fold
+  std::uint64_t folding_end_ = 0; ///< head and seq when `folding_` was taken
+  std::uint64_t folding_seq_ = 0;
+  std::string fold_error_;        ///< the last fold's failure, if it failed
+  bool fold_asked_ = false;
+  bool stopping_ = false;
+  counts counts_;
+
+  std::mutex fold_mtx_; ///< one fold at a time
+  std::thread thread_;
+};
+
+} // namespace rapi

@@ -1,0 +1,322 @@
+/// The write-behind journal (storage/journal_store.hpp) over a real RocksDB
+/// database: reads see every acknowledged write before it is folded; a
+/// process that dies (tests/support/journal_child, which `_exit`s with
+/// nothing closed) loses nothing it acknowledged; the ring wraps; a torn or
+/// damaged record ends the replay where it is; and a store that refuses
+/// writes turns the journal's writes away rather than hanging them.
+
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <string>
+
+#include <cstdlib>
+#include <sys/wait.h>
+
+#include "storage/journal_store.hpp"
+#include "storage/memory_store.hpp"
+#include "tests/support/server_process.hpp"
+
+using namespace rapi;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr std::uint64_t small_ring = 64 * 1024;
+
+std::unique_ptr<kv_store> open_db(const std::string& dir) {
+  rocksdb_options o;
+  o.min_free_bytes = 0;
+  std::string error;
+  auto db = open_rocksdb(dir, o, error);
+  BOOST_REQUIRE_MESSAGE(db, error);
+  return db;
+}
+
+journal_options options(std::uint64_t ring,
+                        std::chrono::milliseconds fold = 1h) {
+  journal_options o;
+  o.capacity_bytes = ring;
+  o.fold_interval = fold;
+  return o;
+}
+
+std::unique_ptr<journal_store> open_journal(const std::string& dir,
+                                            kv_store& inner,
+                                            const journal_options& o,
+                                            journal_replay& replayed) {
+  std::string error;
+  auto j = journal_store::open(dir, inner, o, replayed, error);
+  BOOST_REQUIRE_MESSAGE(j, error);
+  return j;
+}
+
+write_batch puts(std::initializer_list<std::pair<std::string, std::string>> kv) {
+  write_batch b;
+  for (auto& [k, v] : kv)
+    b.put(k, v);
+  return b;
+}
+
+std::optional<std::string> read(kv_store& s, const std::string& key) {
+  storage_status st;
+  auto v = s.get(key, st);
+  BOOST_REQUIRE(st.ok());
+  return v;
+}
+
+std::map<std::string, std::string> everything(kv_store& s) {
+  std::map<std::string, std::string> out;
+  auto st = s.scan("", "", [&](std::string_view k, std::string_view v) {
+    out.emplace(k, v);
+    return true;
+  });
+  BOOST_REQUIRE_MESSAGE(st.ok(), st.message);
+  return out;
+}
+
+/// Runs tests/support/journal_child: it writes `scenario` through a
+/// journal over RocksDB in `dir` and dies without closing either, as
+/// `kill -9` would leave them.
+void in_a_process_that_dies(const std::string& dir, std::uint64_t ring,
+                            const std::string& scenario) {
+  auto cmd = std::string(RAPI_JOURNAL_CHILD) + " '" + dir + "' "
+             + std::to_string(ring) + " " + scenario;
+  int status = std::system(cmd.c_str());
+  BOOST_REQUIRE_MESSAGE(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                        cmd << ": exit status " << status);
+}
+
+/// Where the journal's first record starts in its file, and its size.
+constexpr long first_record = 4096;
+std::uint64_t record_bytes(std::size_t key, std::size_t value) {
+  return 24 + ((4 + 9 + key + value + 7) & ~std::size_t{7});
+}
+
+void poke(const std::string& file, long at, const std::string& bytes) {
+  std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(at);
+  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(journal)
+
+BOOST_AUTO_TEST_CASE(reads_see_writes_before_they_are_folded) {
+  auto dir = test::make_temp_dir("rapi-journal");
+  {
+    auto db = open_db(dir);
+    BOOST_REQUIRE(db->write(puts({{"c", "3"}, {"d", "4"}})).ok());
+    journal_replay rep;
+    auto j = open_journal(dir, *db, options(small_ring), rep);
+    write_batch b = puts({{"a", "1"}, {"b", "2"}});
+    b.erase("c");
+    BOOST_REQUIRE(j->write(b).ok());
+    // Journaled, not yet in RocksDB, read all the same.
+    BOOST_TEST(!read(*db, "a"));
+    BOOST_TEST(read(*j, "a").value_or("") == "1");
+    BOOST_TEST(!read(*j, "c"));
+    BOOST_TEST(read(*j, "d").value_or("") == "4");
+    // A scan folds first: RocksDB's ordered view has it all.
+    auto all = everything(*j);
+    BOOST_TEST(all.size() == 3u);
+    BOOST_TEST(all["a"] == "1");
+    BOOST_TEST(all["b"] == "2");
+    BOOST_TEST(all.count("c") == 0u);
+    BOOST_TEST(read(*db, "a").value_or("") == "1");
+    BOOST_TEST(j->written().folds == 1u);
+  }
+  // Closed cleanly: nothing left to replay.
+  auto db = open_db(dir);
+  journal_replay rep;
+  auto j = open_journal(dir, *db, options(small_ring), rep);
+  BOOST_TEST(rep.records == 0u);
+  BOOST_TEST(read(*j, "b").value_or("") == "2");
+  j.reset();
+  db.reset();
+  test::remove_dir(dir);
+}
+
+BOOST_AUTO_TEST_CASE(a_process_that_dies_loses_no_acknowledged_write) {
+  auto dir = test::make_temp_dir("rapi-journal");
+  constexpr int writes = 5000;
+  // A small ring: it wraps several times, folds come when half of it is in
+  // use, and the child dies with part of its writes folded, part not.
+  in_a_process_that_dies(dir, small_ring, "churn");
+  auto db = open_db(dir);
+  journal_replay rep;
+  auto j = open_journal(dir, *db, options(small_ring), rep);
+  BOOST_TEST(rep.records > 0u);
+  BOOST_TEST(rep.damaged.empty());
+  auto all = everything(*j);
+  for (int k = 0; k < 50; ++k) {
+    int last = writes - 50 + k;
+    BOOST_TEST(all["k" + std::to_string(k)] == "v" + std::to_string(last));
+  }
+  for (int i = 0; i < writes; ++i) {
+    bool kept = i >= writes - 10;
+    BOOST_TEST(all.count("n" + std::to_string(i)) == (kept ? 1u : 0u), i);
+  }
+  BOOST_TEST(all.size() == 60u);
+  j.reset();
+  db.reset();
+  test::remove_dir(dir);
+}
+
+BOOST_AUTO_TEST_CASE(the_replay_stops_at_a_record_never_written_or_damaged) {
+  for (bool damage : {false, true}) {
+    auto dir = test::make_temp_dir("rapi-journal");
+    in_a_process_that_dies(dir, small_ring, "three");
+    auto second = first_record + static_cast<long>(record_bytes(2, 1));
+    if (damage) // a byte of its value: the checksum no longer matches
+      poke(dir + "/journal", second + 24 + 4 + 9 + 2, "!");
+    else // its seq: as if the process died before writing it
+      poke(dir + "/journal", second, std::string(8, '\0'));
+    auto db = open_db(dir);
+    journal_replay rep;
+    auto j = open_journal(dir, *db, options(small_ring), rep);
+    BOOST_TEST(rep.records == 1u);
+    BOOST_TEST(rep.damaged.empty() == !damage, rep.damaged);
+    BOOST_TEST(read(*j, "k1").value_or("") == "v");
+    BOOST_TEST(!read(*j, "k2"));
+    BOOST_TEST(!read(*j, "k3"));
+    // The journal goes on past what it dropped, and replays the new
+    // records next time, not the old ones behind the damage.
+    BOOST_REQUIRE(j->write(puts({{"k4", "v"}})).ok());
+    j.reset();
+    journal_replay again;
+    j = open_journal(dir, *db, options(small_ring), again);
+    BOOST_TEST(again.records == 0u);
+    BOOST_TEST(read(*j, "k4").value_or("") == "v");
+    BOOST_TEST(!read(*j, "k3"));
+    j.reset();
+    db.reset();
+    test::remove_dir(dir);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_damaged_header_stops_the_start_and_names_the_file) {
+  for (auto [at, bytes] : {std::pair<long, std::string>{0, "NOTAJRNL"},
+                           {64, std::string(160, '\x7f')}}) {
+    auto dir = test::make_temp_dir("rapi-journal");
+    {
+      auto db = open_db(dir);
+      journal_replay rep;
+      auto j = open_journal(dir, *db, options(small_ring), rep);
+    }
+    poke(dir + "/journal", at, bytes);
+    auto db = open_db(dir);
+    journal_replay rep;
+    std::string error;
+    auto j = journal_store::open(dir, *db, options(small_ring), rep, error);
+    BOOST_TEST(!j);
+    BOOST_TEST(error.find(dir + "/journal is damaged") != std::string::npos,
+               error);
+    BOOST_TEST(error.find("move it out") != std::string::npos, error);
+    db.reset();
+    test::remove_dir(dir);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_changed_ring_size_keeps_what_the_old_ring_held) {
+  auto dir = test::make_temp_dir("rapi-journal");
+  in_a_process_that_dies(dir, small_ring, "one");
+  auto db = open_db(dir);
+  journal_replay rep;
+  auto j = open_journal(dir, *db, options(4 * small_ring), rep);
+  BOOST_TEST(rep.records == 1u);
+  BOOST_TEST(read(*db, "a").value_or("") == "1");
+  j.reset();
+  db.reset();
+  test::remove_dir(dir);
+}
+
+BOOST_AUTO_TEST_CASE(a_batch_too_large_for_the_ring_goes_after_what_is_queued) {
+  auto dir = test::make_temp_dir("rapi-journal");
+  memory_store inner;
+  journal_replay rep;
+  auto j = open_journal(dir, inner, options(small_ring), rep);
+  BOOST_REQUIRE(j->write(puts({{"x", "1"}, {"y", "1"}})).ok());
+  BOOST_REQUIRE(
+    j->write(puts({{"x", "2"}, {"big", std::string(small_ring / 2, 'b')}}))
+      .ok());
+  BOOST_TEST(j->written().direct == 1u);
+  BOOST_TEST(read(inner, "x").value_or("") == "2");
+  BOOST_TEST(read(inner, "y").value_or("") == "1");
+  BOOST_REQUIRE(j->fold().ok());
+  BOOST_TEST(read(*j, "x").value_or("") == "2");
+  j.reset();
+  test::remove_dir(dir);
+}
+
+BOOST_AUTO_TEST_CASE(a_store_that_fails_keeps_changes_pending_and_readable) {
+  auto dir = test::make_temp_dir("rapi-journal");
+  memory_store inner;
+  BOOST_REQUIRE(inner.write(puts({{"a", "1"}, {"c", "3"}, {"e", "5"}})).ok());
+  journal_replay rep;
+  auto j = open_journal(dir, inner, options(small_ring), rep);
+  inner.fail_writes = true;
+  write_batch b = puts({{"a", "10"}, {"b", "2"}, {"f", "6"}});
+  b.erase("c");
+  BOOST_REQUIRE(j->write(b).ok());
+  BOOST_TEST(!j->fold().ok());
+  // The scan cannot fold: it merges what is pending into the store's.
+  std::vector<std::string> seen;
+  BOOST_REQUIRE(j->scan("", "", [&](std::string_view k, std::string_view v) {
+                   seen.push_back(std::string(k) + "=" + std::string(v));
+                   return true;
+                 }).ok());
+  BOOST_TEST(seen == (std::vector<std::string>{"a=10", "b=2", "e=5", "f=6"}),
+             boost::test_tools::per_element());
+  seen.clear();
+  BOOST_REQUIRE(j->scan("", "c", [&](std::string_view k, std::string_view) {
+                   seen.emplace_back(k);
+                   return seen.size() < 2;
+                 }).ok());
+  BOOST_TEST(seen == (std::vector<std::string>{"e", "f"}),
+             boost::test_tools::per_element());
+  // Once the ring is full, a write is answered with the store's error
+  // rather than left waiting for a fold that cannot succeed.
+  storage_status st;
+  for (int i = 0; i < 10'000 && st.ok(); ++i)
+    st = j->write(puts({{"k" + std::to_string(i), std::string(100, 'v')}}));
+  BOOST_TEST(!st.ok());
+  BOOST_TEST(st.message.find("simulated") != std::string::npos, st.message);
+  // The store recovers: everything acknowledged reaches it.
+  inner.fail_writes = false;
+  BOOST_REQUIRE(j->fold().ok());
+  BOOST_TEST(read(inner, "a").value_or("") == "10");
+  BOOST_TEST(!read(inner, "c"));
+  BOOST_TEST(read(inner, "k0").value_or("") == std::string(100, 'v'));
+  j.reset();
+  test::remove_dir(dir);
+}
+
+BOOST_AUTO_TEST_CASE(a_write_the_store_would_refuse_is_refused_unjournaled) {
+  struct refusing_store final : forwarding_store {
+    using forwarding_store::forwarding_store;
+    storage_status write(const write_batch& b) override {
+      return inner_.write(b);
+    }
+    std::string refusal(const write_batch&) override {
+      return "the disk is nearly full";
+    }
+  };
+  auto dir = test::make_temp_dir("rapi-journal");
+  memory_store mem;
+  refusing_store inner(mem);
+  journal_replay rep;
+  auto j = open_journal(dir, inner, options(small_ring), rep);
+  auto st = j->write(puts({{"a", "1"}}));
+  BOOST_TEST(st.message == "the disk is nearly full");
+  BOOST_TEST(!read(*j, "a"));
+  BOOST_TEST(j->written().records == 0u);
+  j.reset();
+  test::remove_dir(dir);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
