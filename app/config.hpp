@@ -23,7 +23,7 @@ struct server_config {
   /// write goes to RocksDB directly, as with storage.sync.
   std::int64_t storage_journal_mb = 64;
   /// How often the journal is folded into RocksDB.
-  std::int64_t storage_journal_fold_ms = 100;
+  std::int64_t storage_journal_fold_ms = 250;
   std::string agents_file;
   std::int64_t max_agent_blackout_s = 600;
   /// 0: agent actors run on the HTTP threads (actors/io_scheduler.hpp).

@@ -122,6 +122,8 @@ int run(const server_config& cfg) {
   rocksdb_options ropts;
   ropts.sync = cfg.storage_sync;
   ropts.min_free_bytes = static_cast<std::uint64_t>(cfg.storage_min_free_bytes);
+  const bool journaled = !cfg.storage_sync && cfg.storage_journal_mb > 0;
+  ropts.insert_hints = !journaled;
   auto rocks = open_rocksdb(cfg.data_dir, ropts, error);
   if (!rocks) {
     std::cerr << "recording-api: " << error << "\n";
@@ -146,7 +148,7 @@ int run(const server_config& cfg) {
   if (!replayed.damaged.empty())
     std::cerr << "recording-api: warning: journal: " << replayed.damaged
               << "\n";
-  if (cfg.storage_sync || cfg.storage_journal_mb == 0) {
+  if (!journaled) {
     // Writes go to RocksDB directly (with storage.sync, an fsync each).
     journal.reset();
     ::unlink((cfg.data_dir + "/journal").c_str());

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -104,24 +105,12 @@ std::uint32_t get32(const unsigned char* p) {
   return v;
 }
 
-void encode(const write_batch& batch, unsigned char* p) {
-  put32(p, static_cast<std::uint32_t>(batch.ops.size()));
-  for (auto& op : batch.ops) {
-    *p++ = op.erase ? 1 : 0;
-    put32(p, static_cast<std::uint32_t>(op.key.size()));
-    put32(p, static_cast<std::uint32_t>(op.value.size()));
-    std::memcpy(p, op.key.data(), op.key.size());
-    p += op.key.size();
-    std::memcpy(p, op.value.data(), op.value.size());
-    p += op.value.size();
-  }
-}
-
-using pending_map
+/// What a replay found: every key's newest value (nullopt: erased).
+using replay_map
   = std::unordered_map<std::string, std::optional<std::string>>;
 
 /// Adds a payload's ops to `out` (newest wins); false when it is malformed.
-bool decode(const unsigned char* p, std::uint64_t n, pending_map& out) {
+bool decode(const unsigned char* p, std::uint64_t n, replay_map& out) {
   if (n < 4)
     return false;
   auto count = get32(p);
@@ -147,22 +136,12 @@ bool decode(const unsigned char* p, std::uint64_t n, pending_map& out) {
   return at == n;
 }
 
-write_batch batch_of(const pending_map& m) {
-  // In key order: the memtable inserts each key next to the one before.
-  std::vector<const pending_map::value_type*> sorted;
-  sorted.reserve(m.size());
-  for (auto& kv : m)
-    sorted.push_back(&kv);
-  std::sort(sorted.begin(), sorted.end(),
-            [](auto* a, auto* b) { return a->first < b->first; });
+write_batch batch_of(replay_map& m) {
   write_batch wb;
-  wb.ops.reserve(sorted.size());
-  for (auto* kv : sorted) {
-    if (kv->second)
-      wb.put(kv->first, *kv->second);
-    else
-      wb.erase(kv->first);
-  }
+  wb.ops.reserve(m.size());
+  for (auto& kv : m)
+    wb.ops.push_back(
+      {!kv.second, kv.first, kv.second ? std::move(*kv.second) : ""});
   return wb;
 }
 
@@ -261,7 +240,7 @@ journal_store::open(const std::string& dir, kv_store& inner,
       }
       auto at = m->load(slot_at[best]);
       seq = m->load(slot_at[best] + 8);
-      pending_map changes;
+      replay_map changes;
       // At most one lap: a full ring holds less than `cap` bytes.
       for (std::uint64_t walked = 0; walked < cap;) {
         auto pos = at % cap;
@@ -415,8 +394,24 @@ storage_status journal_store::append(const write_batch& batch, bool refuse) {
     head_ += lap_left;
   }
   auto* r = ring + head_ % cap;
-  encode(batch, r + record_header);
-  std::memset(r + record_header + len, 0, round8(len) - len);
+  auto* p = r + record_header;
+  put32(p, static_cast<std::uint32_t>(batch.ops.size()));
+  for (auto& op : batch.ops) {
+    *p++ = op.erase ? 1 : 0;
+    auto klen = static_cast<std::uint32_t>(op.key.size());
+    auto vlen = static_cast<std::uint32_t>(op.value.size());
+    put32(p, klen);
+    put32(p, vlen);
+    std::memcpy(p, op.key.data(), klen);
+    std::string_view key(reinterpret_cast<const char*>(p), klen);
+    p += klen;
+    std::memcpy(p, op.value.data(), vlen);
+    // A key already pending keeps its view into an older record, which
+    // stays in the ring until the fold that writes it.
+    pending_[key] = {reinterpret_cast<const char*>(p), vlen, op.erase};
+    p += vlen;
+  }
+  std::memset(p, 0, round8(len) - len);
   std::uint64_t meta = (len << 8) | type_batch;
   std::memcpy(r + 8, &meta, 8);
   auto sum = checksum(r + record_header, len);
@@ -425,13 +420,6 @@ storage_status journal_store::append(const write_batch& batch, bool refuse) {
                    __ATOMIC_RELEASE);
   head_ += n;
   ++counts_.records;
-  for (auto& op : batch.ops) {
-    auto it = pending_.try_emplace(op.key).first;
-    if (op.erase)
-      it->second.reset();
-    else
-      it->second = op.value;
-  }
   if (!fold_asked_ && head_ - tail_ > cap / 2) {
     fold_asked_ = true;
     wake_.notify_one();
@@ -449,8 +437,15 @@ storage_status journal_store::fold_locked() {
     folding_end_ = head_;
     folding_seq_ = seq_;
   }
-  // Only this fold changes `folding_`; readers read it under `mtx_`.
-  auto st = inner_.write(batch_of(folding_));
+  // Only this fold changes `folding_`; readers read it under `mtx_`. In
+  // key order: the memtable inserts each key next to the one before.
+  write_view batch;
+  batch.ops.reserve(folding_.size());
+  for (auto& [key, v] : folding_)
+    batch.ops.push_back({v.erase, key, std::string_view(v.data, v.size)});
+  std::sort(batch.ops.begin(), batch.ops.end(),
+            [](const auto& a, const auto& b) { return a.key < b.key; });
+  auto st = inner_.write_views(batch);
   pending_map done;
   {
     std::lock_guard<std::mutex> lk(mtx_);
@@ -458,7 +453,7 @@ storage_status journal_store::fold_locked() {
       // Kept for the next fold, the newer values over the older.
       fold_error_ = st.message;
       for (auto& kv : pending_)
-        folding_.insert_or_assign(kv.first, std::move(kv.second));
+        folding_.insert_or_assign(kv.first, kv.second);
       pending_.swap(folding_);
       folding_.clear();
     } else {
@@ -481,6 +476,7 @@ storage_status journal_store::fold() {
 }
 
 void journal_store::run() {
+  pthread_setname_np(pthread_self(), "rapi-journal");
   std::unique_lock<std::mutex> lk(mtx_);
   bool failed = false;
   while (!stopping_) {
@@ -501,11 +497,13 @@ std::optional<std::string> journal_store::get(std::string_view key,
                                               storage_status& status) {
   {
     std::lock_guard<std::mutex> lk(mtx_);
-    std::string k(key);
     for (auto* m : {&pending_, &folding_}) {
-      auto it = m->find(k);
-      if (it != m->end())
-        return it->second;
+      auto it = m->find(key);
+      if (it == m->end())
+        continue;
+      if (it->second.erase)
+        return std::nullopt;
+      return std::string(it->second.data, it->second.size);
     }
   }
   return inner_.get(key, status);
@@ -525,10 +523,12 @@ storage_status journal_store::scan(
   {
     std::lock_guard<std::mutex> lk(mtx_);
     for (auto* m : {&folding_, &pending_})
-      for (auto& kv : *m)
-        if (kv.first.compare(0, prefix.size(), prefix) == 0
-            && kv.first >= start)
-          over[kv.first] = kv.second;
+      for (auto& [key, v] : *m)
+        if (key.substr(0, prefix.size()) == prefix && key >= start)
+          over[std::string(key)]
+            = v.erase ? std::nullopt
+                      : std::optional<std::string>(std::in_place, v.data,
+                                                   v.size);
   }
   auto it = over.begin();
   bool stopped = false;

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 
@@ -21,7 +22,7 @@ struct journal_options {
   std::uint64_t capacity_bytes = 64ULL << 20;
   /// How often what was journaled is folded into the inner store (sooner
   /// when half the ring is in use, or when a scan needs it).
-  std::chrono::milliseconds fold_interval{100};
+  std::chrono::milliseconds fold_interval{250};
 };
 
 /// What opening a journal found in it and wrote to the inner store.
@@ -39,7 +40,8 @@ struct journal_replay {
 /// ring file in the data folder: the page cache holds it from then on, so
 /// it survives the process being killed (`kill -9`) like a RocksDB WAL
 /// append without fsync does, without a system call. The batch's keys also
-/// go into an in-memory map (the newest value of each), which a thread of
+/// go into an in-memory map (where in the ring the newest value of each
+/// is), which a thread of
 /// the journal writes into the inner store every `fold_interval` as one
 /// write: a key changed many times meanwhile (a busy agent's live state, a
 /// running recording) is written to RocksDB once. The ring space is reused
@@ -102,8 +104,15 @@ private:
   storage_status fold_locked();
   void run();
 
-  using pending_map
-    = std::unordered_map<std::string, std::optional<std::string>>;
+  /// A key's newest value: where it is in the ring (records are not
+  /// overwritten before they are folded), or that it was erased.
+  struct pending_value {
+    const char* data = nullptr;
+    std::uint32_t size = 0;
+    bool erase = false;
+  };
+  /// Keyed by views into the ring too: nothing is copied per write.
+  using pending_map = std::unordered_map<std::string_view, pending_value>;
 
   kv_store& inner_;
   std::unique_ptr<mapping> map_;

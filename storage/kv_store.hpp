@@ -28,6 +28,17 @@ struct write_batch {
   bool empty() const { return ops.empty(); }
 };
 
+/// Puts and deletes like `write_batch`, whose keys and values live
+/// elsewhere (the journal's ring) for as long as the write lasts.
+struct write_view {
+  struct op {
+    bool erase = false;
+    std::string_view key;
+    std::string_view value;
+  };
+  std::vector<op> ops;
+};
+
 /// Why a storage call failed; empty `message` means success.
 struct storage_status {
   std::string message;
@@ -55,6 +66,17 @@ public:
   /// must stay responsive hands the batch to one that may wait.
   virtual storage_status write_or_refuse(const write_batch& batch) {
     return write(batch);
+  }
+
+  /// `write` of a batch of views; a store that can encode them without
+  /// copying them first overrides it.
+  virtual storage_status write_views(const write_view& batch) {
+    write_batch copy;
+    copy.ops.reserve(batch.ops.size());
+    for (auto& op : batch.ops)
+      copy.ops.push_back(
+        {op.erase, std::string(op.key), std::string(op.value)});
+    return write(copy);
   }
 
   /// Why a write of `batch` would be refused now (the disk is nearly full),
@@ -111,6 +133,10 @@ struct rocksdb_options {
   bool sync = false;
   /// Create the database when the folder holds none.
   bool create_if_missing = true;
+  /// Memtable insert hints (the `a:`, `r:`, `t:` and `g:` prefixes): they
+  /// pay off when every request writes its own keys; the journal's folds
+  /// write each key once, in key order, where the hints only cost.
+  bool insert_hints = true;
   /// Writes are refused (and start-up too) while the data folder's file
   /// system has less free space than this. RocksDB aborts the process on
   /// ENOSPC in some paths; refusing early keeps the server up and the data

@@ -58,6 +58,10 @@ public:
     return write_with(batch, refuse_options_);
   }
 
+  storage_status write_views(const write_view& batch) override {
+    return write_with(batch, write_options_);
+  }
+
   std::string refusal(const write_batch& batch) override {
     if (read_only_)
       return "the store is open read-only";
@@ -111,7 +115,8 @@ public:
 private:
   /// Refuses a write that would take the disk below the reserve. The free
   /// space is re-read at most every 100 ms and debited per write between.
-  std::string check_space(const write_batch& batch) {
+  template <class Batch>
+  std::string check_space(const Batch& batch) {
     if (min_free_ <= 0)
       return {};
     // WAL and memtable growth plus later flushes: count the batch twice.
@@ -140,7 +145,8 @@ private:
 
   /// Encodes `batch` and writes it with `wo` (a write `no_slowdown` turns
   /// away for a stall comes back `stalled`).
-  storage_status write_with(const write_batch& batch,
+  template <class Batch>
+  storage_status write_with(const Batch& batch,
                             const rocksdb::WriteOptions& wo) {
     if (read_only_)
       return {"the store is open read-only"};
@@ -153,7 +159,10 @@ private:
       bytes += op.key.size() + op.value.size() + 12;
     rocksdb::WriteBatch wb(bytes);
     for (auto& op : batch.ops) {
-      auto st = op.erase ? wb.Delete(op.key) : wb.Put(op.key, op.value);
+      rocksdb::Slice key(op.key.data(), op.key.size());
+      auto st = op.erase ? wb.Delete(key)
+                         : wb.Put(key, rocksdb::Slice(op.value.data(),
+                                                      op.value.size()));
       if (!st.ok())
         return {st.ToString()};
     }
@@ -255,8 +264,9 @@ std::unique_ptr<kv_store> open_rocksdb(const std::string& dir,
   // write pipeline for concurrent writers would only add hand-offs, and
   // concurrent memtable inserts would disable the insert hints.
   opts.allow_concurrent_memtable_write = false;
-  opts.memtable_insert_with_hint_prefix_extractor
-    = std::make_shared<insert_hint_prefix>();
+  if (options.insert_hints)
+    opts.memtable_insert_with_hint_prefix_extractor
+      = std::make_shared<insert_hint_prefix>();
 #ifdef RAPI_TSAN
   // TSan builds only (docs/hardening.md): no write groups of more than one
   // batch. A group's leader copies the other writers' batches with

@@ -149,7 +149,7 @@ BOOST_AUTO_TEST_CASE(journal_metrics_count_records_and_folds) {
     BOOST_REQUIRE(before);
     s.call_started("Id", "2", "c-1");
     BOOST_TEST(*metric(s, "rapi_storage_journal_records_total") == *before + 1);
-    // Folded within storage.journal_fold_ms (100 ms).
+    // Folded within storage.journal_fold_ms (250 ms).
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (metric(s, "rapi_storage_journal_folds_total").value_or(0) < 1
            && std::chrono::steady_clock::now() < deadline)

@@ -3,6 +3,7 @@
 /// cannot read, and answers 500 (staying up) when a runtime write cannot be
 /// stored.
 
+#include <chrono>
 #include <cstdio>
 #include <fcntl.h>
 #include <fstream>
@@ -283,6 +284,17 @@ BOOST_AUTO_TEST_CASE(full_disk_at_runtime_answers_500_and_keeps_serving) {
                 == 200);
   auto before = api.get("/api/Agent?agentIdentifier=Id&value=2").body;
   disk.fill(32 << 20); // below the 64 MiB reserve
+  // The free space is re-read at most every 100 ms (and the journal's folds
+  // read it too): another agent's changes show when the server has seen
+  // the full disk.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (int i = 0; std::chrono::steady_clock::now() < deadline; ++i)
+    if (api.post("/api/Cti/Events",
+                 R"({"AgentIdentifier":"Id","Value":"3","Type":"CallStarted","CallId":"p-)"
+                   + std::to_string(i) + "\"}")
+          .status
+        == 500)
+      break;
   auto r = api.post("/api/Record/StartForAgent",
                     R"({"AgentIdentifier":"Id","Value":"2"})");
   check_error(r, 500, "StorageFailure");
