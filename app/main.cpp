@@ -124,6 +124,7 @@ int run(const server_config& cfg) {
   ropts.min_free_bytes = static_cast<std::uint64_t>(cfg.storage_min_free_bytes);
   const bool journaled = !cfg.storage_sync && cfg.storage_journal_mb > 0;
   ropts.insert_hints = !journaled;
+  ropts.idle_background = journaled;
   auto rocks = open_rocksdb(cfg.data_dir, ropts, error);
   if (!rocks) {
     std::cerr << "recording-api: " << error << "\n";

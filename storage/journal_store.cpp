@@ -8,6 +8,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -477,6 +478,13 @@ storage_status journal_store::fold() {
 
 void journal_store::run() {
   pthread_setname_np(pthread_self(), "rapi-journal");
+  // Folds run only when a CPU would otherwise be idle, and a thread that
+  // answers requests preempts them at once (SCHED_IDLE): a fold is a burst
+  // of a few milliseconds of CPU every interval, and at normal priority the
+  // answers of that moment waited for it. Under saturation the ring fills
+  // and writers wait for a fold, which then gets the CPU they leave.
+  sched_param idle{};
+  pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle);
   std::unique_lock<std::mutex> lk(mtx_);
   bool failed = false;
   while (!stopping_) {

@@ -137,6 +137,12 @@ struct rocksdb_options {
   /// pay off when every request writes its own keys; the journal's folds
   /// write each key once, in key order, where the hints only cost.
   bool insert_hints = true;
+  /// RocksDB's flushes and compactions at idle priority (SCHED_IDLE: they
+  /// run only when a CPU would otherwise be idle) instead of nice 19. For
+  /// the journal, whose folds are RocksDB's only writer; a server thread
+  /// that writes RocksDB itself could wait on a lock such a thread holds.
+  /// Process-wide (RocksDB's default environment).
+  bool idle_background = false;
   /// Writes are refused (and start-up too) while the data folder's file
   /// system has less free space than this. RocksDB aborts the process on
   /// ENOSPC in some paths; refusing early keeps the server up and the data

@@ -281,10 +281,11 @@ std::unique_ptr<kv_store> open_rocksdb(const std::string& dir,
   // those moments are the slow ones. At low priority they run in the idle
   // time a server below saturation has; a saturated one stalls writes until
   // they are done, as RocksDB would anyway. (Env::Default() is process-wide.)
-  opts.env->LowerThreadPoolCPUPriority(rocksdb::Env::HIGH,
-                                       rocksdb::CpuPriority::kLow);
-  opts.env->LowerThreadPoolCPUPriority(rocksdb::Env::LOW,
-                                       rocksdb::CpuPriority::kLow);
+  const auto background = options.idle_background
+                            ? rocksdb::CpuPriority::kIdle
+                            : rocksdb::CpuPriority::kLow;
+  opts.env->LowerThreadPoolCPUPriority(rocksdb::Env::HIGH, background);
+  opts.env->LowerThreadPoolCPUPriority(rocksdb::Env::LOW, background);
   opts.max_open_files = 512;
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
