@@ -329,8 +329,9 @@ inline std::string render_markdown(const value& doc,
     << "| kernel | " << str(m, "kernel") << " |\n"
     << "| server | `recording-api`, Release, default configuration: "
        "`server.threads` 2, `server.actor_threads` 0 (agent actors on the HTTP "
-       "threads), `storage.sync` false "
-       "(a 200 means the change is in RocksDB's WAL), `log.level` "
+       "threads), `storage.sync` false with the write-behind journal "
+       "(a 200 means the change is in the journal, folded into RocksDB "
+       "every 250 ms: `docs/durability.md`), `log.level` "
     << str(pa, "server_log")
     << " (info: one JSON line per request, to a pipe the bench drains); "
        "a fresh data folder per scenario in $TMPDIR |\n"
