@@ -137,13 +137,26 @@ bool decode(const unsigned char* p, std::uint64_t n, replay_map& out) {
   return at == n;
 }
 
-write_batch batch_of(replay_map& m) {
-  write_batch wb;
-  wb.ops.reserve(m.size());
+/// Views of `m`, fsynced when written: the journal frees what a write
+/// holds only once it is on disk.
+write_view synced_view_of(const replay_map& m) {
+  write_view v;
+  v.sync = true;
+  v.ops.reserve(m.size());
   for (auto& kv : m)
-    wb.ops.push_back(
-      {!kv.second, kv.first, kv.second ? std::move(*kv.second) : ""});
-  return wb;
+    v.ops.push_back({!kv.second, kv.first,
+                     kv.second ? std::string_view(*kv.second)
+                               : std::string_view()});
+  return v;
+}
+
+write_view synced_view_of(const write_batch& b) {
+  write_view v;
+  v.sync = true;
+  v.ops.reserve(b.ops.size());
+  for (auto& op : b.ops)
+    v.ops.push_back({op.erase, op.key, op.value});
+  return v;
 }
 
 std::string sys_error(const std::string& what, int err) {
@@ -174,6 +187,8 @@ struct journal_store::mapping {
     store(slot_at[i] + 8, seq);
     store(slot_at[i] + 16, slot_check(tail, seq));
   }
+  /// The header to disk (the ring is left to the OS).
+  void sync_header() { ::msync(base, header_bytes, MS_SYNC); }
   bool map(std::string& error, const std::string& path) {
     void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
                      0);
@@ -279,7 +294,7 @@ journal_store::open(const std::string& dir, kv_store& inner,
       }
       if (!changes.empty()) {
         replayed.keys = changes.size();
-        auto ws = inner.write(batch_of(changes));
+        auto ws = inner.write_views(synced_view_of(changes));
         if (!ws.ok()) {
           error = "cannot replay the journal " + path
                   + " into the store: " + ws.message;
@@ -315,6 +330,7 @@ journal_store::open(const std::string& dir, kv_store& inner,
   m->write_slot(1, 0, seq);
   m->store(capacity_at, cap);
   std::memcpy(m->base, file_magic, sizeof file_magic);
+  m->sync_header();
   return std::unique_ptr<journal_store>(
     new journal_store(inner, std::move(m), options, 0, seq));
 }
@@ -335,7 +351,7 @@ journal_store::~journal_store() {
   wake_.notify_all();
   thread_.join();
   std::lock_guard<std::mutex> f(fold_mtx_);
-  fold_locked();
+  fold_locked(true);
 }
 
 storage_status journal_store::write(const write_batch& batch) {
@@ -356,15 +372,19 @@ storage_status journal_store::append(const write_batch& batch, bool refuse) {
   const auto n = record_header + round8(len);
   if (n > cap / 4) {
     // Too large for the ring (a bulk provisioning request): what is
-    // journaled goes first, then the batch directly.
+    // journaled goes first, then the batch directly, fsynced like a fold
+    // (a later record must not reach the disk without it). Not on a thread
+    // that must not wait.
+    if (refuse)
+      return {"a batch too large for the journal goes to the committer", true};
     std::lock_guard<std::mutex> f(fold_mtx_);
-    if (auto st = fold_locked(); !st.ok())
+    if (auto st = fold_locked(true); !st.ok())
       return st;
     {
       std::lock_guard<std::mutex> lk(mtx_);
       ++counts_.direct;
     }
-    return refuse ? inner_.write_or_refuse(batch) : inner_.write(batch);
+    return inner_.write_views(synced_view_of(batch));
   }
   std::unique_lock<std::mutex> lk(mtx_);
   std::uint64_t lap_left = 0;
@@ -428,25 +448,33 @@ storage_status journal_store::append(const write_batch& batch, bool refuse) {
   return {};
 }
 
-storage_status journal_store::fold_locked() {
+storage_status journal_store::fold_locked(bool sync) {
+  std::uint64_t end = 0, seq = 0;
   {
     std::lock_guard<std::mutex> lk(mtx_);
     fold_asked_ = false;
-    if (pending_.empty())
+    if (pending_.empty() && (!sync || written_end_ == tail_))
       return {};
     folding_.swap(pending_);
     folding_end_ = head_;
     folding_seq_ = seq_;
   }
-  // Only this fold changes `folding_`; readers read it under `mtx_`. In
-  // key order: the memtable inserts each key next to the one before.
-  write_view batch;
-  batch.ops.reserve(folding_.size());
-  for (auto& [key, v] : folding_)
-    batch.ops.push_back({v.erase, key, std::string_view(v.data, v.size)});
-  std::sort(batch.ops.begin(), batch.ops.end(),
-            [](const auto& a, const auto& b) { return a.key < b.key; });
-  auto st = inner_.write_views(batch);
+  storage_status st;
+  if (!folding_.empty()) {
+    // Only this fold changes `folding_`; readers read it under `mtx_`. In
+    // key order: the memtable inserts each key next to the one before.
+    write_view batch;
+    batch.sync = sync;
+    batch.ops.reserve(folding_.size());
+    for (auto& [key, v] : folding_)
+      batch.ops.push_back({v.erase, key, std::string_view(v.data, v.size)});
+    std::sort(batch.ops.begin(), batch.ops.end(),
+              [](const auto& a, const auto& b) { return a.key < b.key; });
+    st = inner_.write_views(batch);
+  } else {
+    // Written by an unsynced fold (for a scan) since: only the sync is due.
+    st = inner_.sync();
+  }
   pending_map done;
   {
     std::lock_guard<std::mutex> lk(mtx_);
@@ -459,21 +487,36 @@ storage_status journal_store::fold_locked() {
       folding_.clear();
     } else {
       fold_error_.clear();
-      ++counts_.folds;
-      counts_.folded_keys += folding_.size();
-      tail_ = folding_end_;
-      map_->write_slot(counts_.folds % 2, tail_, folding_seq_);
+      if (!folding_.empty()) {
+        ++counts_.folds;
+        counts_.folded_keys += folding_.size();
+      }
+      written_end_ = folding_end_;
+      if (sync) {
+        // The ring space is freed, and the header says so, only once the
+        // fold is on disk, so that even after a power loss (which the
+        // default mode does not promise to survive) the store comes back
+        // as of one moment — the last synced fold and then the journal's
+        // records in order up to the first one the OS had not written back
+        // — never a mix.
+        tail_ = folding_end_;
+        end = tail_;
+        seq = folding_seq_;
+        map_->write_slot(++slot_writes_ % 2, end, seq);
+      }
       done.swap(folding_);
     }
   }
   // Writers waiting for ring space: space, or the error to answer with.
   space_.notify_all();
+  if (st.ok() && sync)
+    map_->sync_header();
   return st;
 }
 
 storage_status journal_store::fold() {
   std::lock_guard<std::mutex> f(fold_mtx_);
-  return fold_locked();
+  return fold_locked(true);
 }
 
 void journal_store::run() {
@@ -521,8 +564,16 @@ storage_status journal_store::scan(
   std::string_view prefix, std::string_view from,
   const std::function<bool(std::string_view, std::string_view)>& fn) {
   // What is journaled goes into the store first (a scan is a query, not
-  // the hot path), so that the store's own ordered scan sees it.
-  if (fold().ok())
+  // the hot path), so that the store's own ordered scan sees it. Not
+  // fsynced: the ring keeps those records until the next periodic fold
+  // syncs them, so a scan (the cluster's outbox, after every blackout
+  // change) does not wait for the disk.
+  storage_status folded;
+  {
+    std::lock_guard<std::mutex> f(fold_mtx_);
+    folded = fold_locked(false);
+  }
+  if (folded.ok())
     return inner_.scan(prefix, from, fn);
   // The store refuses writes (the disk is nearly full): merge the pending
   // changes in key order into its scan instead.

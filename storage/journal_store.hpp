@@ -100,8 +100,10 @@ private:
                 std::uint64_t seq);
 
   storage_status append(const write_batch& batch, bool refuse);
-  /// Under `fold_mtx_`.
-  storage_status fold_locked();
+  /// Under `fold_mtx_`. Writes what is pending into the inner store;
+  /// `sync`: fsynced, after which the ring space of every record written
+  /// so far is freed (an unsynced fold frees none).
+  storage_status fold_locked(bool sync);
   void run();
 
   /// A key's newest value: where it is in the ring (records are not
@@ -128,6 +130,8 @@ private:
   pending_map folding_;           ///< being written by a fold
   std::uint64_t folding_end_ = 0; ///< head and seq when `folding_` was taken
   std::uint64_t folding_seq_ = 0;
+  std::uint64_t written_end_ = 0; ///< records before it are in the store
+  std::uint64_t slot_writes_ = 0; ///< header slots are written in turn
   std::string fold_error_;        ///< the last fold's failure, if it failed
   bool fold_asked_ = false;
   bool stopping_ = false;

@@ -37,6 +37,9 @@ struct write_view {
     std::string_view value;
   };
   std::vector<op> ops;
+  /// On disk (fsynced) before the write returns, whatever the store's own
+  /// setting: the journal frees ring space only once a fold is.
+  bool sync = false;
 };
 
 /// Why a storage call failed; empty `message` means success.
@@ -69,7 +72,7 @@ public:
   }
 
   /// `write` of a batch of views; a store that can encode them without
-  /// copying them first overrides it.
+  /// copying them first (and honour `sync`) overrides it.
   virtual storage_status write_views(const write_view& batch) {
     write_batch copy;
     copy.ops.reserve(batch.ops.size());
@@ -78,6 +81,9 @@ public:
         {op.erase, std::string(op.key), std::string(op.value)});
     return write(copy);
   }
+
+  /// Makes every write so far durable on disk (RocksDB: its WAL synced).
+  virtual storage_status sync() { return {}; }
 
   /// Why a write of `batch` would be refused now (the disk is nearly full),
   /// or empty: a store in front of this one asks before it takes a batch.

@@ -58,8 +58,21 @@ public:
     return write_with(batch, refuse_options_);
   }
 
+  storage_status sync() override {
+    if (read_only_)
+      return {};
+    auto st = db_->SyncWAL();
+    if (!st.ok())
+      return {st.ToString()};
+    return {};
+  }
+
   storage_status write_views(const write_view& batch) override {
-    return write_with(batch, write_options_);
+    if (!batch.sync)
+      return write_with(batch, write_options_);
+    auto synced = write_options_;
+    synced.sync = true;
+    return write_with(batch, synced);
   }
 
   std::string refusal(const write_batch& batch) override {

@@ -235,6 +235,29 @@ BOOST_AUTO_TEST_CASE(a_changed_ring_size_keeps_what_the_old_ring_held) {
   test::remove_dir(dir);
 }
 
+BOOST_AUTO_TEST_CASE(a_scan_folds_without_freeing_the_ring_until_a_synced_fold) {
+  // A scan writes what is pending into RocksDB unsynced: the records stay
+  // in the ring, and are replayed, until a periodic fold has fsynced them.
+  auto dir = test::make_temp_dir("rapi-journal");
+  in_a_process_that_dies(dir, small_ring, "scanned");
+  auto db = open_db(dir);
+  journal_replay rep;
+  auto j = open_journal(dir, *db, options(small_ring), rep);
+  BOOST_TEST(rep.records == 2u);
+  BOOST_TEST(read(*j, "a").value_or("") == "1");
+  BOOST_TEST(read(*j, "b").value_or("") == "2");
+  // A synced fold frees them: nothing is replayed after a clean close.
+  BOOST_REQUIRE(j->write(puts({{"c", "3"}})).ok());
+  BOOST_REQUIRE(j->fold().ok());
+  j.reset();
+  journal_replay again;
+  j = open_journal(dir, *db, options(small_ring), again);
+  BOOST_TEST(again.records == 0u);
+  j.reset();
+  db.reset();
+  test::remove_dir(dir);
+}
+
 BOOST_AUTO_TEST_CASE(a_batch_too_large_for_the_ring_goes_after_what_is_queued) {
   auto dir = test::make_temp_dir("rapi-journal");
   memory_store inner;

@@ -9,6 +9,7 @@
 //          (exit 4) unless at least one fold happened before the end
 //   three  k1, k2 and k3 = "v", one write each
 //   one    a = "1"
+//   scanned  a = "1", a scan (an unsynced fold), b = "2"
 // Exit 0 once the writes are acknowledged; 2: the journal did not open;
 // 3: a write failed.
 
@@ -63,6 +64,15 @@ int main(int argc, char** argv) {
       b.put("k" + std::to_string(i), "v");
       put(std::move(b));
     }
+  } else if (scenario == "scanned") {
+    write_batch a;
+    a.put("a", "1");
+    put(std::move(a));
+    // A scan folds without fsync: the record stays in the ring.
+    j->scan("", "", [](std::string_view, std::string_view) { return true; });
+    write_batch b;
+    b.put("b", "2");
+    put(std::move(b));
   } else if (scenario == "one") {
     write_batch b;
     b.put("a", "1");
