@@ -4,6 +4,7 @@
 
 #include <asio/defer.hpp>
 #include <asio/io_context.hpp>
+#include <asio/post.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/detail/set_thread_name.hpp>
 #include <caf/detail/thread_safe_actor_clock.hpp>
@@ -34,21 +35,25 @@ class io_coordinator final : public caf::scheduler::abstract_coordinator {
 public:
   using super = caf::scheduler::abstract_coordinator;
 
-  io_coordinator(caf::actor_system& sys, asio::io_context& ioc)
-    : super(sys), ioc_(ioc), unit_(&sys, this) {
+  io_coordinator(caf::actor_system& sys, io_lanes& lanes)
+    : super(sys), lanes_(lanes), unit_(&sys, this) {
   }
 
   /// `job` comes with a reference, which runs with it until it waits for
   /// messages or is done.
   void schedule(caf::resumable* job) {
+    // On a lane's thread: behind its current work, on the same thread.
+    if (auto* mine = lanes_.mine()) {
+      asio::defer(*mine, [this, job] { run(job); });
+      return;
+    }
     // Once the threads have stopped, only the actor system's own end is
-    // left (its internal actors' exit): that runs here and now. (On one of
-    // the threads, nothing to check: asking `stopped` takes a lock.)
-    if (!ioc_.get_executor().running_in_this_thread() && ioc_.stopped()) {
+    // left (its internal actors' exit): that runs here and now.
+    if (lanes_.stopped()) {
       run(job);
       return;
     }
-    asio::defer(ioc_, [this, job] { run(job); });
+    asio::post(lanes_.here(), [this, job] { run(job); });
   }
 
   void enqueue(caf::resumable* job) override {
@@ -94,7 +99,7 @@ private:
     }
   }
 
-  asio::io_context& ioc_;
+  io_lanes& lanes_;
   io_unit unit_;
   caf::detail::thread_safe_actor_clock clock_;
   std::thread timer_;
@@ -106,15 +111,11 @@ void io_unit::exec_later(caf::resumable* job) {
 
 } // namespace
 
-void run_actors_on(caf::actor_system_config& cfg, asio::io_context& ioc) {
+void run_actors_on(caf::actor_system_config& cfg, io_lanes& lanes) {
   cfg.module_factories.push_back(
-    [&ioc](caf::actor_system& sys) -> caf::actor_system::module* {
-      return new io_coordinator(sys, ioc);
+    [&lanes](caf::actor_system& sys) -> caf::actor_system::module* {
+      return new io_coordinator(sys, lanes);
     });
-}
-
-void defer_on(asio::io_context& ioc, std::function<void()> job) {
-  asio::defer(ioc, std::move(job));
 }
 
 } // namespace rapi

@@ -4,19 +4,17 @@
 
 #include <caf/actor_system_config.hpp>
 
-namespace asio {
-class io_context;
-}
+#include "common/io_lanes.hpp"
 
 namespace rapi {
 
-/// Makes `cfg`'s actor system run its actors on the threads that run `ioc`
-/// (the HTTP listener threads) instead of a pool of its own.
+/// Makes `cfg`'s actor system run its actors on the threads that run
+/// `lanes` (the HTTP listener threads) instead of a pool of its own.
 ///
 /// Why: a request then needs no thread hand-off at all. The listener thread
 /// that parsed it sends the command to the agent's actor; the actor is
-/// queued on that same thread (asio's `defer`, which wakes no other thread
-/// when called from one of `ioc`'s), runs right after the request handler
+/// queued on that same thread (its lane's `defer`, which wakes no other
+/// thread), runs right after the request handler
 /// returns, writes its change and answers, and the answer is written to the
 /// socket there too. With a pool of its own each request woke two or three
 /// threads, and on two cores shared with clients those wake-ups cost more
@@ -26,16 +24,14 @@ namespace rapi {
 /// the threads they run on change. Timers (`delayed_send`) run on a clock
 /// thread of their own, as with CAF's scheduler.
 ///
-/// `ioc` must be run (by at least one thread) for as long as the actor
-/// system has actors, and outlive the actor system. End the actor system
-/// after `ioc`'s threads: CAF's end waits until every thread that spawned
-/// an actor has let go of it (a thread-local reference), and the listener
-/// threads spawn agents' actors on first use.
-void run_actors_on(caf::actor_system_config& cfg, asio::io_context& ioc);
-
-/// Queues `job` on `ioc` the way actors are queued: from one of `ioc`'s
-/// threads it runs on that thread after its current work, waking no other
-/// thread. The group committer's drain jobs go this way.
-void defer_on(asio::io_context& ioc, std::function<void()> job);
+/// An actor woken from a thread that runs no lane (CAF's clock thread, a
+/// query thread) is posted to a lane in turn.
+///
+/// `lanes` must run for as long as the actor system has actors, and
+/// outlive the actor system. End the actor system after the lanes'
+/// threads: CAF's end waits until every thread that spawned an actor has
+/// let go of it (a thread-local reference), and the listener threads spawn
+/// agents' actors on first use.
+void run_actors_on(caf::actor_system_config& cfg, io_lanes& lanes);
 
 } // namespace rapi

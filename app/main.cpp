@@ -173,13 +173,13 @@ int run(const server_config& cfg) {
   timed_store timed{*store};
   logger log{*parse_log_level(cfg.log_level)};
 
-  // -- HTTP (constructed first: its io_context outlives the actors) ---------
+  // -- HTTP (constructed first: its lanes outlive the actors) ---------------
   http_server server{cfg.http};
 
   // -- actors ---------------------------------------------------------------
   caf::actor_system_config caf_cfg;
   if (cfg.actor_threads == 0)
-    run_actors_on(caf_cfg, server.io_context());
+    run_actors_on(caf_cfg, server.lanes());
   else
     caf_cfg.set("scheduler.max-threads", cfg.actor_threads);
   // Made once the listeners are bound (a failed bind leaves nothing to end).
@@ -194,8 +194,8 @@ int run(const server_config& cfg) {
   // joined before the committer ends.
   group_committer::poster drains;
   if (cfg.actor_threads == 0)
-    drains = [&ioc = server.io_context()](std::function<void()> job) {
-      defer_on(ioc, std::move(job));
+    drains = [&lanes = server.lanes()](std::function<void()> job) {
+      defer_on(lanes, std::move(job));
     };
   // With storage.sync every write goes through the committer's thread, so
   // that no listener thread waits for an fsync.
@@ -291,6 +291,7 @@ int run(const server_config& cfg) {
   od.recovered = [&recovered] { return recovered.load(); };
   od.in_flight = [&server] { return server.in_flight(); };
   od.open_connections = [&server] { return server.open_connections(); };
+  od.lane_requests = [&server] { return server.requests_by_lane(); };
   od.limits = &server.limits();
   od.now = wall_clock_ms;
   operations ops{od};

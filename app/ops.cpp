@@ -262,6 +262,16 @@ std::string operations::metrics_text() const {
                        "Open HTTP connections, both listeners.");
   append_sample(out, "rapi_http_connections_open", "",
                 static_cast<double>(d_.open_connections()));
+  if (d_.lane_requests) {
+    append_metric_header(out, "rapi_http_lane_requests_total", "counter",
+                         "Requests read on each listener thread (lane); "
+                         "API connections go to the lanes in turn.");
+    auto lanes = d_.lane_requests();
+    for (std::size_t i = 0; i < lanes.size(); ++i)
+      append_sample(out, "rapi_http_lane_requests_total",
+                    "lane=\"" + std::to_string(i) + "\"",
+                    static_cast<double>(lanes[i]));
+  }
   append_metric_header(out, "rapi_limit_rejections_total", "counter",
                        "Requests refused for going over a limit.");
   for (auto [name, value] :

@@ -41,6 +41,8 @@ public:
     std::function<bool()> recovered;
     std::function<std::int64_t()> in_flight;
     std::function<std::int64_t()> open_connections;
+    /// Requests read on each listener thread (lane).
+    std::function<std::vector<std::uint64_t>()> lane_requests;
     const limit_counters* limits = nullptr;
     std::function<timestamp()> now;
   };

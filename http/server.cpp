@@ -11,6 +11,7 @@
 #include <restinio/all.hpp>
 
 #include "common/json_value.hpp"
+#include "http/lane_socket.hpp"
 #include "common/uuid.hpp"
 
 namespace rapi {
@@ -60,7 +61,12 @@ private:
   std::unordered_set<std::uint64_t> over_;
 };
 
-struct traits_t : public restinio::default_traits_t {
+/// Each connection's work runs on its lane's one thread: no strands.
+struct traits_t
+  : public restinio::traits_t<restinio::asio_timer_manager_t,
+                              restinio::null_logger_t,
+                              restinio::default_request_handler_t,
+                              restinio::noop_strand_t, lane_socket> {
   using connection_state_listener_t = connection_tracker;
 };
 using server_t = restinio::http_server_t<traits_t>;
@@ -113,13 +119,11 @@ bool has_token(std::string_view v, std::string_view token) {
 struct http_server::impl {
   http_settings settings;
   handlers* h = nullptr;
-  asio::io_context ioc;
-  std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>>
-    work;
+  std::unique_ptr<io_lanes> lanes;
+  bool started = false;
   std::unique_ptr<asio::thread_pool> queries;
   std::unique_ptr<server_t> api;
   std::unique_ptr<server_t> admin;
-  std::vector<std::thread> threads;
   std::atomic<std::uint16_t> api_port{0};
   std::atomic<std::uint16_t> admin_port{0};
   std::atomic<std::int64_t> in_flight{0};
@@ -131,6 +135,8 @@ struct http_server::impl {
   limit_counters limits;
   std::string id_prefix;
   std::atomic<std::uint64_t> next_id{0};
+  /// Requests read on each lane.
+  std::unique_ptr<std::atomic<std::uint64_t>[]> lane_requests;
 
   /// The RESTinio side of an exchange.
   class restinio_exchange final : public exchange {
@@ -215,6 +221,9 @@ struct http_server::impl {
 
   restinio::request_handling_status_t handle(listener l,
                                              restinio::request_handle_t req) {
+    const auto lane = lanes->mine_index();
+    if (lane < lanes->size())
+      lane_requests[lane].fetch_add(1, std::memory_order_relaxed);
     auto ex = std::make_shared<restinio_exchange>(req, this);
     const auto& head = req->header();
     ex->method = head.method().c_str();
@@ -307,8 +316,12 @@ struct http_server::impl {
     auto hard = std::max<std::uint64_t>(limit * 16ULL, 1 << 20);
     auto tracker = std::make_shared<connection_tracker>(settings.max_connections);
     (l == listener::api ? api_conns : admin_conns) = tracker;
+    // The listeners accept on the first lane; API connections then go to
+    // the lanes in turn, admin connections stay on the first.
+    const bool spread = l == listener::api && lanes->size() > 1;
+    lane_socket::spread_over(spread ? lanes.get() : nullptr);
     auto s = std::make_unique<server_t>(
-      restinio::external_io_context(ioc),
+      restinio::external_io_context(lanes->at(0)),
       restinio::server_settings_t<traits_t>{}
         .port(port)
         .address(addr)
@@ -323,11 +336,13 @@ struct http_server::impl {
             .max_field_value_size(settings.max_header_bytes)
             .max_field_count(settings.max_header_count))
         .connection_state_listener(tracker)
+        .concurrent_accepts_count(spread ? lanes->size() : 1)
         .read_next_http_message_timelimit(settings.read_timeout)
         .handle_request_timeout(std::chrono::seconds(30))
         .acceptor_post_bind_hook([&bound](asio::ip::tcp::acceptor& a) {
           bound = a.local_endpoint().port();
         }));
+    lane_socket::spread_over(nullptr);
     try {
       s->open_sync();
     } catch (const std::exception& e) {
@@ -343,6 +358,10 @@ http_server::http_server(http_settings settings)
   impl_->settings = std::move(settings);
   // Request ids: a random prefix per process, then a counter.
   impl_->id_prefix = make_uuid().substr(0, 8) + "-";
+  impl_->lanes = std::make_unique<io_lanes>(
+    std::max<std::size_t>(1, impl_->settings.threads));
+  impl_->lane_requests =
+    std::make_unique<std::atomic<std::uint64_t>[]>(impl_->lanes->size());
   impl_->queries = std::make_unique<asio::thread_pool>(
     std::max<std::size_t>(1, impl_->settings.query_threads));
 }
@@ -355,9 +374,6 @@ void http_server::bind() {
   auto& d = *impl_;
   if (d.api)
     return;
-  d.work = std::make_unique<
-    asio::executor_work_guard<asio::io_context::executor_type>>(
-    d.ioc.get_executor());
   d.api = d.make(listener::api, d.settings.bind, d.settings.port, d.api_port);
   d.admin = d.make(listener::admin, d.settings.admin_bind,
                    d.settings.admin_port, d.admin_port);
@@ -367,9 +383,8 @@ void http_server::start(handlers& h) {
   bind();
   auto& d = *impl_;
   d.h = &h;
-  for (std::size_t i = 0; i < std::max<std::size_t>(1, d.settings.threads);
-       ++i)
-    d.threads.emplace_back([&d] { d.ioc.run(); });
+  d.started = true;
+  d.lanes->start();
 }
 
 std::uint16_t http_server::api_port() const {
@@ -391,10 +406,10 @@ void http_server::set_ready() {
 void http_server::stop_accepting() {
   auto& d = *impl_;
   d.stopping = true;
-  if (d.threads.empty())
+  if (!d.started)
     return;
   std::promise<void> done;
-  asio::post(d.ioc, [&d, &done] {
+  asio::post(d.lanes->at(0), [&d, &done] {
     for (auto* s : {d.api.get(), d.admin.get()})
       if (s)
         s->close_sync();
@@ -418,18 +433,13 @@ void http_server::stop() {
   if (d.queries) {
     d.queries->join();
   }
-  d.work.reset();
-  d.ioc.stop();
-  for (auto& t : d.threads)
-    if (t.joinable())
-      t.join();
-  d.threads.clear();
+  d.lanes->stop();
   d.api.reset();
   d.admin.reset();
 }
 
-asio::io_context& http_server::io_context() {
-  return impl_->ioc;
+io_lanes& http_server::lanes() {
+  return *impl_->lanes;
 }
 
 std::int64_t http_server::in_flight() const {
@@ -439,6 +449,13 @@ std::int64_t http_server::in_flight() const {
 std::int64_t http_server::open_connections() const {
   return (impl_->api_conns ? impl_->api_conns->open() : 0)
          + (impl_->admin_conns ? impl_->admin_conns->open() : 0);
+}
+
+std::vector<std::uint64_t> http_server::requests_by_lane() const {
+  std::vector<std::uint64_t> v(impl_->lanes->size());
+  for (std::size_t i = 0; i < v.size(); ++i)
+    v[i] = impl_->lane_requests[i].load(std::memory_order_relaxed);
+  return v;
 }
 
 limit_counters& http_server::limits() {

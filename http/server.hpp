@@ -6,13 +6,12 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "http/handlers.hpp"
 #include "http/limits.hpp"
 
-namespace asio {
-class io_context;
-}
+#include "common/io_lanes.hpp"
 
 namespace rapi {
 
@@ -21,7 +20,9 @@ struct http_settings {
   std::uint16_t port = 8080;
   std::string admin_bind = "127.0.0.1";
   std::uint16_t admin_port = 8081;
-  /// Threads running both listeners.
+  /// Listener threads, each running one lane (common/io_lanes.hpp): API
+  /// connections go to the lanes in turn; admin connections stay on the
+  /// first.
   std::size_t threads = 2;
   /// Threads for scans and GetAll, off the listener threads.
   std::size_t query_threads = 1;
@@ -44,7 +45,9 @@ struct http_settings {
 };
 
 
-/// The two RESTinio listeners (API and admin) on one io_context.
+/// The two RESTinio listeners (API and admin). Both accept on the first
+/// lane; API connections are then spread over the lanes in turn, each
+/// connection's work running on its lane's thread.
 ///
 /// Each request becomes an `exchange` handed to `handlers`; the handler
 /// answers it later from whatever thread finishes the work (usually the
@@ -84,12 +87,14 @@ public:
   /// Stops every thread. Call after the actors are gone.
   void stop();
 
-  /// The io_context the listener threads run (from `start` until `stop`);
-  /// agent actors may run on it too (actors/io_scheduler.hpp).
-  asio::io_context& io_context();
+  /// The lanes the listener threads run (from `start` until `stop`);
+  /// agent actors may run on them too (actors/io_scheduler.hpp).
+  io_lanes& lanes();
 
   std::int64_t in_flight() const;
   std::int64_t open_connections() const;
+  /// Requests read on each lane (listener thread), both listeners.
+  std::vector<std::uint64_t> requests_by_lane() const;
   limit_counters& limits();
 
   /// Called once per answered request (status, microseconds since it

@@ -1,4 +1,5 @@
-/// Actors run on an asio io_context's threads (actors/io_scheduler.hpp), the
+/// Actors run on the threads of asio io_contexts, a thread each
+/// (common/io_lanes.hpp, actors/io_scheduler.hpp), the
 /// way the server runs agent actors on its HTTP threads: messages arrive in
 /// order, replies and timers work, and the actor system ends after the
 /// threads have stopped without waiting forever.
@@ -17,8 +18,6 @@
 #include <thread>
 #include <vector>
 
-#include <asio/executor_work_guard.hpp>
-#include <asio/io_context.hpp>
 #include <asio/post.hpp>
 #include <caf/all.hpp>
 
@@ -51,44 +50,24 @@ caf::behavior sequencer(caf::event_based_actor*, int) {
   };
 }
 
-/// Two threads run an io_context that agent-like actors run on.
+/// Two lanes (a thread and an io_context each) that agent-like actors run
+/// on, as the server's listener threads.
 struct io_threads {
-  asio::io_context ioc;
-  std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>>
-    work = std::make_unique<
-      asio::executor_work_guard<asio::io_context::executor_type>>(
-      ioc.get_executor());
-  std::vector<std::thread> threads;
-  std::mutex mtx;
-  std::condition_variable cv;
-  std::set<std::uint64_t> ids; ///< the threads' ids, hashed
+  rapi::io_lanes lanes{2};
+  std::set<std::uint64_t> ids; ///< the lanes' threads' ids, hashed
 
   io_threads() {
-    for (int i = 0; i < 2; ++i)
-      threads.emplace_back([this] {
-        {
-          std::lock_guard<std::mutex> guard{mtx};
-          ids.insert(std::hash<std::thread::id>{}(std::this_thread::get_id()));
-        }
-        cv.notify_all();
-        ioc.run();
+    lanes.start();
+    for (std::size_t i = 0; i < lanes.size(); ++i) {
+      std::promise<std::uint64_t> id;
+      asio::post(lanes.at(i), [&id] {
+        id.set_value(std::hash<std::thread::id>{}(std::this_thread::get_id()));
       });
-    std::unique_lock<std::mutex> lock{mtx};
-    cv.wait(lock, [this] { return ids.size() == 2; });
+      ids.insert(id.get_future().get());
+    }
   }
 
-  void stop() {
-    work.reset();
-    ioc.stop();
-    for (auto& t : threads)
-      t.join();
-    threads.clear();
-  }
-
-  ~io_threads() {
-    if (!threads.empty())
-      stop();
-  }
+  void stop() { lanes.stop(); }
 };
 
 /// Ends the process if the test hangs (the actor system's end once waited
@@ -119,7 +98,7 @@ BOOST_AUTO_TEST_CASE(actors_run_on_the_io_threads_in_order) {
   io_threads io;
   {
     caf::actor_system_config cfg;
-    rapi::run_actors_on(cfg, io.ioc);
+    rapi::run_actors_on(cfg, io.lanes);
     auto sys = std::make_unique<caf::actor_system>(cfg);
     std::vector<caf::actor> actors;
     for (int i = 0; i < 8; ++i)
@@ -130,7 +109,7 @@ BOOST_AUTO_TEST_CASE(actors_run_on_the_io_threads_in_order) {
     auto sent_f = sent->get_future();
     std::atomic<int> senders{0};
     for (int t = 0; t < 2; ++t)
-      asio::post(io.ioc, [&, sent, t] {
+      asio::post(io.lanes.at(t), [&, sent, t] {
         for (int n = 0; n < 2000; ++n)
           caf::anon_send(actors[(n % 4) * 2 + t], ping_atom::value, n / 4);
         // A spawn leaves a thread-local reference to CAF's logger on the
@@ -173,7 +152,7 @@ BOOST_AUTO_TEST_CASE(delayed_messages_arrive) {
   io_threads io;
   {
     caf::actor_system_config cfg;
-    rapi::run_actors_on(cfg, io.ioc);
+    rapi::run_actors_on(cfg, io.lanes);
     caf::actor_system sys{cfg};
     auto got = std::make_shared<std::promise<std::chrono::steady_clock::time_point>>();
     auto start = std::chrono::steady_clock::now();
@@ -195,6 +174,42 @@ BOOST_AUTO_TEST_CASE(delayed_messages_arrive) {
     sys.await_all_actors_done();
     io.stop();
   }
+}
+
+BOOST_AUTO_TEST_CASE(deferred_jobs_stay_on_their_lane_and_others_take_turns) {
+  watchdog dog;
+  io_threads io;
+  BOOST_TEST(io.ids.size() == 2u);
+  BOOST_TEST(io.lanes.mine() == nullptr);
+  // From a lane's thread: the job runs on that lane, after the current job.
+  for (std::size_t i = 0; i < io.lanes.size(); ++i) {
+    std::promise<bool> same;
+    asio::post(io.lanes.at(i), [&io, &same, i] {
+      BOOST_TEST(io.lanes.mine() == &io.lanes.at(i));
+      auto order = std::make_shared<int>(0);
+      rapi::defer_on(io.lanes, [&io, &same, i, order] {
+        same.set_value(io.lanes.mine() == &io.lanes.at(i) && *order == 1);
+      });
+      *order = 1; // still first: the deferred job waits for this one
+    });
+    BOOST_TEST(same.get_future().get());
+  }
+  // From elsewhere: the lanes in turn.
+  std::mutex mtx;
+  std::set<asio::io_context*> ran_on;
+  std::vector<std::promise<void>> done(4);
+  for (auto& d : done)
+    rapi::defer_on(io.lanes, [&] {
+      std::lock_guard<std::mutex> guard{mtx};
+      ran_on.insert(io.lanes.mine());
+      d.set_value();
+    });
+  for (auto& d : done)
+    d.get_future().wait();
+  BOOST_TEST(ran_on.size() == 2u);
+  BOOST_TEST(ran_on.count(nullptr) == 0u);
+  io.stop();
+  BOOST_TEST(io.lanes.stopped());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -70,6 +70,23 @@ BOOST_AUTO_TEST_CASE(second_server_on_same_data_is_refused) {
   BOOST_TEST(s.api.get("/api/Agent/GetAll").status == 200);
 }
 
+BOOST_AUTO_TEST_CASE(second_server_on_a_taken_port_is_refused) {
+  // The API listeners share their port between the listener threads
+  // (SO_REUSEPORT): a second server must still fail to bind it, not join
+  // in and take part of the first one's connections.
+  demo_server s;
+  auto dir = make_temp_dir();
+  auto r = run_binary({"--port", std::to_string(s.srv.api_port()),
+                       "--admin-port", "0", "--data-dir", dir});
+  BOOST_TEST(r.exit_code == 1);
+  BOOST_TEST(r.output.find("cannot listen on")
+               != std::string::npos, r.output);
+  BOOST_TEST(r.output.find(":" + std::to_string(s.srv.api_port()))
+               != std::string::npos, r.output);
+  BOOST_TEST(s.api.get("/api/Agent/GetAll").status == 200);
+  remove_dir(dir);
+}
+
 BOOST_AUTO_TEST_CASE(restart_keeps_every_acknowledged_change) {
   demo_server s;
   s.admin.put("/admin/agents/30", R"({"AgentPhone":"3000","Username":"thirty"})");

@@ -172,6 +172,46 @@ BOOST_AUTO_TEST_CASE(journal_metrics_count_records_and_folds) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(api_connections_go_to_the_listener_threads_in_turn) {
+  // Each listener thread (lane) runs the connections it was given; the API
+  // listener hands new connections to the lanes in turn, so even one
+  // client with a few connections keeps every thread busy.
+  demo_server s;
+  // Requests read on each lane; this scrape is one of lane 0's (admin
+  // connections stay on the first lane).
+  auto lanes = [&s] {
+    auto body = s.admin.get("/admin/metrics").body;
+    std::vector<double> v;
+    for (int lane = 0;; ++lane) {
+      const std::string name = "\nrapi_http_lane_requests_total{lane=\""
+                               + std::to_string(lane) + "\"} ";
+      auto at = body.find(name);
+      if (at == std::string::npos)
+        return v;
+      v.push_back(std::stod(body.substr(at + name.size())));
+    }
+  };
+  auto before = lanes();
+  BOOST_REQUIRE_EQUAL(before.size(), 2u); // server.threads' default
+  {
+    std::vector<rapi::test::http_client> clients;
+    for (int i = 0; i < 16; ++i) {
+      clients.emplace_back("127.0.0.1", s.srv.api_port());
+      for (int n = 0; n <= i % 3; ++n)
+        BOOST_TEST(clients.back().request("GET", "/api/Agent/GetAll").status
+                   == 200);
+    }
+  }
+  auto after = lanes();
+  // 16 connections made one after the other, with 1, 2 or 3 requests
+  // each: lane 0 had connections 0, 2, 4, ... and this scrape.
+  double want[2] = {0, 0};
+  for (int i = 0; i < 16; ++i)
+    want[i % 2] += 1 + i % 3;
+  BOOST_TEST(after[0] - before[0] == want[0] + 1);
+  BOOST_TEST(after[1] - before[1] == want[1]);
+}
+
 BOOST_AUTO_TEST_CASE(ready_actors_and_actor_state) {
   demo_server s;
   auto r = s.admin.get("/admin/ready");
