@@ -11,8 +11,8 @@
 #include <restinio/all.hpp>
 
 #include "common/json_value.hpp"
-#include "http/lane_socket.hpp"
 #include "common/uuid.hpp"
+#include "http/lane_socket.hpp"
 
 namespace rapi {
 
@@ -320,6 +320,10 @@ struct http_server::impl {
     // the lanes in turn, admin connections stay on the first.
     const bool spread = l == listener::api && lanes->size() > 1;
     lane_socket::spread_over(spread ? lanes.get() : nullptr);
+    // Back to plain sockets however the construction ends.
+    struct plain_after {
+      ~plain_after() { lane_socket::spread_over(nullptr); }
+    } plain;
     auto s = std::make_unique<server_t>(
       restinio::external_io_context(lanes->at(0)),
       restinio::server_settings_t<traits_t>{}
@@ -342,7 +346,6 @@ struct http_server::impl {
         .acceptor_post_bind_hook([&bound](asio::ip::tcp::acceptor& a) {
           bound = a.local_endpoint().port();
         }));
-    lane_socket::spread_over(nullptr);
     try {
       s->open_sync();
     } catch (const std::exception& e) {
