@@ -432,23 +432,35 @@ cti_result start_calls(const server_process& srv, const active_set& calls,
 
 // -- restart -----------------------------------------------------------------
 
-/// A TCP port that was free a moment ago (bound to 0, then released).
-std::uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0)
-    throw std::runtime_error("socket() failed");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_ANY);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0
-      || ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ::close(fd);
-    throw std::runtime_error("cannot find a free port");
+/// Two distinct ports free right now: both are bound at once before either
+/// is let go (two ports found one after the other can be the same one, and
+/// the restarted server then fails to bind its second listener).
+std::pair<std::uint16_t, std::uint16_t> two_free_ports() {
+  int fds[2] = {-1, -1};
+  std::uint16_t ports[2] = {0, 0};
+  auto close_all = [&] {
+    for (int fd : fds)
+      if (fd >= 0)
+        ::close(fd);
+  };
+  for (int i = 0; i < 2; ++i) {
+    fds[i] = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_ANY);
+    addr.sin_port = 0;
+    socklen_t len = sizeof addr;
+    if (fds[i] < 0
+        || ::bind(fds[i], reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0
+        || ::getsockname(fds[i], reinterpret_cast<sockaddr*>(&addr), &len)
+             != 0) {
+      close_all();
+      throw std::runtime_error("cannot find a free port");
+    }
+    ports[i] = ntohs(addr.sin_port);
   }
-  ::close(fd);
-  return ntohs(addr.sin_port);
+  close_all();
+  return {ports[0], ports[1]};
 }
 
 /// What a client polling the API saw while the server recovered.
@@ -853,9 +865,10 @@ int run(const options& o) {
   server_options ro;
   ro.data_dir = first.data_dir();
   ro.start_timeout = std::chrono::minutes(5);
-  const std::uint16_t port = free_port();
+  const auto ports = two_free_ports();
+  const std::uint16_t port = ports.first;
   ro.extra_args = {"--port", std::to_string(port), "--admin-port",
-                   std::to_string(free_port())};
+                   std::to_string(ports.second)};
   std::mt19937_64 rng(7);
   const std::uint64_t probe_id =
     std::uniform_int_distribution<std::uint64_t>(1, o.agents)(rng);
