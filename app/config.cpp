@@ -148,6 +148,8 @@ bool apply_file(const json_value& root, const std::string& base,
           ok = r.integer(val, key, 0, 65535, cfg.http.port);
         else if (name == "threads")
           ok = r.integer(val, key, 1, 64, cfg.http.threads);
+        else if (name == "pin_threads")
+          ok = r.boolean(val, key, cfg.http.pin_threads);
         else if (name == "query_threads")
           ok = r.integer(val, key, 1, 64, cfg.http.query_threads);
         else if (name == "actor_threads")
@@ -510,6 +512,7 @@ std::string render_config(const server_config& c) {
   str_member(out, "bind", c.http.bind);
   num_member(out, "port", c.http.port);
   num_member(out, "threads", static_cast<std::int64_t>(c.http.threads));
+  bool_member(out, "pin_threads", c.http.pin_threads);
   num_member(out, "query_threads",
              static_cast<std::int64_t>(c.http.query_threads));
   num_member(out, "actor_threads", static_cast<std::int64_t>(c.actor_threads));

@@ -474,7 +474,14 @@ int run(const server_config& cfg) {
     extra += ",\"restored\":" + std::to_string(restored)
              + ",\"agents\":" + std::to_string(dir.size())
              + ",\"restore_ms\":" + std::to_string(restore_ms)
-             + ",\"cluster\":" + (mirror ? "true" : "false");
+             + ",\"cluster\":" + (mirror ? "true" : "false")
+             + ",\"listener_cpus\":[";
+    // The CPUs the listener threads are pinned to, one each ([]: not
+    // pinned: server.pin_threads off, or fewer CPUs than threads).
+    const auto& cpus = server.lanes().pinned();
+    for (std::size_t i = 0; i < cpus.size(); ++i)
+      extra += (i ? "," : "") + std::to_string(cpus[i]);
+    extra += "]";
     log.event(log_level::info, "ready", extra);
   }
   // The two plain lines tools wait for (one per listener, real ports).

@@ -1,6 +1,10 @@
 #include "common/io_lanes.hpp"
 
+#include <string>
 #include <thread>
+
+#include <pthread.h>
+#include <sched.h>
 
 #include <asio/defer.hpp>
 #include <asio/post.hpp>
@@ -47,11 +51,20 @@ asio::io_context& io_lanes::here() {
     ->ioc;
 }
 
-void io_lanes::start() {
+void io_lanes::start(bool pin) {
   if (!threads_.empty())
     return;
+  pinned_ = pin ? lane_cpus(allowed_cpus(), lanes_.size()) : std::vector<int>{};
   for (std::size_t i = 0; i < lanes_.size(); ++i)
     threads_.emplace_back([this, i, ioc = &lanes_[i]->ioc] {
+      const auto name = "rapi-lane-" + std::to_string(i);
+      pthread_setname_np(pthread_self(), name.c_str());
+      if (i < pinned_.size()) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(pinned_[i], &set);
+        pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+      }
       my_lanes = this;
       my_lane = ioc;
       my_index = i;
@@ -71,6 +84,24 @@ void io_lanes::stop() {
     if (t.joinable())
       t.join();
   threads_.clear();
+}
+
+std::vector<int> allowed_cpus() {
+  std::vector<int> cpus;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0)
+    return cpus;
+  for (int c = 0; c < CPU_SETSIZE; ++c)
+    if (CPU_ISSET(c, &set))
+      cpus.push_back(c);
+  return cpus;
+}
+
+std::vector<int> lane_cpus(const std::vector<int>& allowed, std::size_t lanes) {
+  if (lanes == 0 || allowed.size() < lanes)
+    return {};
+  return {allowed.begin(), allowed.begin() + static_cast<long>(lanes)};
 }
 
 void defer_on(io_lanes& lanes, std::function<void()> job) {

@@ -44,8 +44,11 @@ public:
   /// The calling thread's lane, or else the next one in turn.
   asio::io_context& here();
 
-  /// Starts one thread per lane.
-  void start();
+  /// Starts one thread per lane, named `rapi-lane-<i>`. With `pin`, lane
+  /// i's thread runs only on the CPU `lane_cpus` gives it (see there);
+  /// `pinned()` then names those CPUs (empty when not pinned).
+  void start(bool pin = false);
+  const std::vector<int>& pinned() const { return pinned_; }
   /// Stops every lane and joins its thread (idempotent).
   void stop();
   /// True once stop() has begun: work queued from then on would never run.
@@ -59,9 +62,24 @@ private:
   };
   std::vector<std::unique_ptr<lane>> lanes_;
   std::vector<std::thread> threads_;
+  std::vector<int> pinned_;
   std::atomic<bool> stopped_{false};
   std::atomic<std::size_t> next_{0};
 };
+
+/// The CPUs the calling thread may run on (its affinity mask), ascending.
+std::vector<int> allowed_cpus();
+
+/// A CPU for each of `lanes` threads: the first `lanes` of `allowed`, or
+/// none when there are fewer CPUs than lanes.
+///
+/// Why pin: a lane's work waits for its one thread, which no other thread
+/// can take over. When the scheduler puts two lanes on one CPU (it does, on
+/// a machine as busy as it has CPUs, e.g. with a client on the same
+/// machine), each waits for the other's time slices, and so do the
+/// requests in its sockets. Lanes pinned one per CPU never share a CPU with
+/// each other; other threads still go wherever there is room.
+std::vector<int> lane_cpus(const std::vector<int>& allowed, std::size_t lanes);
 
 /// Queues `job` on `lanes` the way actors are queued: from a lane's own
 /// thread it runs on that thread after its current work, waking no other

@@ -391,7 +391,7 @@ void http_server::start(handlers& h) {
   auto& d = *impl_;
   d.h = &h;
   d.started = true;
-  d.lanes->start();
+  d.lanes->start(d.settings.pin_threads);
 }
 
 std::uint16_t http_server::api_port() const {

@@ -24,6 +24,10 @@ struct http_settings {
   /// connections go to the lanes in turn; admin connections stay on the
   /// first.
   std::size_t threads = 2;
+  /// Each listener thread runs only on a CPU of its own, when the process
+  /// may use at least as many CPUs as there are threads (io_lanes.hpp,
+  /// `lane_cpus`).
+  bool pin_threads = true;
   /// Threads for scans and GetAll, off the listener threads.
   std::size_t query_threads = 1;
   /// A larger API body gets 413.

@@ -18,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include <sched.h>
+
 #include <asio/post.hpp>
 #include <caf/all.hpp>
 
@@ -210,6 +212,45 @@ BOOST_AUTO_TEST_CASE(deferred_jobs_stay_on_their_lane_and_others_take_turns) {
   BOOST_TEST(ran_on.count(nullptr) == 0u);
   io.stop();
   BOOST_TEST(io.lanes.stopped());
+}
+
+BOOST_AUTO_TEST_CASE(lane_cpus_are_one_each_or_none) {
+  using v = std::vector<int>;
+  BOOST_TEST(rapi::lane_cpus(v{0, 1}, 2) == (v{0, 1}));
+  BOOST_TEST(rapi::lane_cpus(v{0, 1, 2, 3}, 2) == (v{0, 1}));
+  BOOST_TEST(rapi::lane_cpus(v{2, 5, 7}, 3) == (v{2, 5, 7})); // a cpuset
+  BOOST_TEST(rapi::lane_cpus(v{0}, 2).empty()); // two lanes, one CPU
+  BOOST_TEST(rapi::lane_cpus(v{0, 1}, 3).empty());
+  BOOST_TEST(rapi::lane_cpus(v{}, 1).empty());
+}
+
+BOOST_AUTO_TEST_CASE(pinned_lanes_run_only_on_their_cpus) {
+  watchdog dog;
+  const auto allowed = rapi::allowed_cpus();
+  BOOST_REQUIRE(!allowed.empty());
+  for (std::size_t n : {std::size_t{1}, std::size_t{2}}) {
+    rapi::io_lanes lanes(n);
+    lanes.start(true);
+    if (allowed.size() < n) {
+      BOOST_TEST(lanes.pinned().empty());
+      continue;
+    }
+    BOOST_REQUIRE(lanes.pinned().size() == n);
+    for (std::size_t i = 0; i < n; ++i) {
+      BOOST_TEST(lanes.pinned()[i] == allowed[i]);
+      std::promise<std::vector<int>> mask;
+      asio::post(lanes.at(i), [&mask] { mask.set_value(rapi::allowed_cpus()); });
+      BOOST_TEST(mask.get_future().get() == std::vector<int>{allowed[i]});
+    }
+    lanes.stop();
+  }
+  // Unpinned, a lane's thread may run wherever the process may.
+  rapi::io_lanes lanes(1);
+  lanes.start();
+  BOOST_TEST(lanes.pinned().empty());
+  std::promise<std::vector<int>> mask;
+  asio::post(lanes.at(0), [&mask] { mask.set_value(rapi::allowed_cpus()); });
+  BOOST_TEST(mask.get_future().get() == allowed);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

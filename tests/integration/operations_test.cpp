@@ -8,6 +8,9 @@
 #include <iterator>
 #include <optional>
 #include <sstream>
+#include <dirent.h>
+#include <map>
+#include <sched.h>
 #include <sys/stat.h>
 #include <thread>
 
@@ -52,6 +55,42 @@ bool has_line_starting(const std::string& text, const std::string& prefix) {
     if (line.rfind(prefix, 0) == 0)
       return true;
   return false;
+}
+
+/// The CPUs this test may run on (and so the servers it starts), as the
+/// kernel lists them ("0-1", "0,2").
+std::vector<int> test_cpus() {
+  std::vector<int> cpus;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0)
+    for (int c = 0; c < CPU_SETSIZE; ++c)
+      if (CPU_ISSET(c, &set))
+        cpus.push_back(c);
+  return cpus;
+}
+
+/// Each of the process's threads by name: its `Cpus_allowed_list` (the
+/// last one of a name wins; listener threads have unique names).
+std::map<std::string, std::string> thread_cpus(pid_t pid) {
+  std::map<std::string, std::string> out;
+  const auto dir = "/proc/" + std::to_string(pid) + "/task";
+  DIR* d = ::opendir(dir.c_str());
+  BOOST_REQUIRE(d != nullptr);
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.')
+      continue;
+    const auto task = dir + "/" + e->d_name;
+    std::string name, line, cpus;
+    std::getline(std::ifstream(task + "/comm"), name);
+    std::ifstream status(task + "/status");
+    while (std::getline(status, line))
+      if (line.rfind("Cpus_allowed_list:", 0) == 0)
+        cpus = line.substr(line.find_first_not_of(" \t", 18));
+    out[name] = cpus;
+  }
+  ::closedir(d);
+  return out;
 }
 
 } // namespace
@@ -210,6 +249,44 @@ BOOST_AUTO_TEST_CASE(api_connections_go_to_the_listener_threads_in_turn) {
     want[i % 2] += 1 + i % 3;
   BOOST_TEST(after[0] - before[0] == want[0] + 1);
   BOOST_TEST(after[1] - before[1] == want[1]);
+}
+
+BOOST_AUTO_TEST_CASE(listener_threads_are_pinned_one_per_cpu) {
+  // server.pin_threads (default on): with at least as many CPUs as
+  // listener threads, each thread runs only on a CPU of its own, and the
+  // ready line names them; otherwise (or switched off) none is pinned.
+  const auto cpus = test_cpus();
+  BOOST_REQUIRE(!cpus.empty());
+  {
+    demo_server s;
+    auto threads = thread_cpus(s.srv.pid());
+    BOOST_REQUIRE(threads.count("rapi-lane-0") == 1u);
+    BOOST_REQUIRE(threads.count("rapi-lane-1") == 1u); // server.threads 2
+    if (cpus.size() >= 2) {
+      BOOST_TEST(threads["rapi-lane-0"] == std::to_string(cpus[0]));
+      BOOST_TEST(threads["rapi-lane-1"] == std::to_string(cpus[1]));
+      BOOST_TEST(s.srv.output().find(
+                   "\"listener_cpus\":[" + std::to_string(cpus[0]) + ","
+                   + std::to_string(cpus[1]) + "]}")
+                 != std::string::npos);
+      // Other threads are not pinned.
+      BOOST_TEST(threads["rapi-journal"] != threads["rapi-lane-0"]);
+    } else {
+      BOOST_TEST(threads["rapi-lane-0"] == threads["rapi-journal"]);
+      BOOST_TEST(s.srv.output().find("\"listener_cpus\":[]}")
+                 != std::string::npos);
+    }
+    BOOST_TEST(s.api.get("/api/Agent/GetAll").status == 200);
+  }
+  auto dir = make_temp_dir("rapi-cfg");
+  demo_server s(
+    {"--config", write_config(dir, R"({"server": {"pin_threads": false}})")});
+  auto threads = thread_cpus(s.srv.pid());
+  BOOST_TEST(threads["rapi-lane-0"] == threads["rapi-journal"]);
+  BOOST_TEST(threads["rapi-lane-1"] == threads["rapi-journal"]);
+  BOOST_TEST(s.srv.output().find("\"listener_cpus\":[]}")
+             != std::string::npos);
+  remove_dir(dir);
 }
 
 BOOST_AUTO_TEST_CASE(ready_actors_and_actor_state) {
