@@ -361,7 +361,13 @@ inline std::string render_markdown(const value& doc,
     << (num(pa, "half_step_seconds") > 0
             && num(pa, "half_step_seconds") != num(pa, "step_seconds")
           ? " (the step at half the maximum, whose p99 is a target, "
-              + f("%g", num(pa, "half_step_seconds")) + " s)"
+              + f("%g", num(pa, "half_step_seconds")) + " s"
+              + (num(pa, "half_runs") > 1
+                   ? ", measured " + f("%.0f", num(pa, "half_runs"))
+                       + " times per target: the run with the median p99 "
+                         "counts, and the table below shows it"
+                   : std::string())
+              + ")"
           : std::string())
     << " |\n\n";
 

@@ -3,7 +3,7 @@
 # recording-bench (status and lifecycle against the same-run RESTinio
 # baseline, GetAll at 10k and 100k agents, 1M agents provisioned and
 # restarted) and writes docs/performance.md and docs/performance.svg from
-# the results (bench/results/recording.json). Takes 3-6 minutes.
+# the results (bench/results/recording.json). Takes about 10 minutes.
 #
 #   bash scripts/bench.sh                          # the whole suite
 #   bash scripts/bench.sh --seconds 10 --step-seconds 5
