@@ -46,7 +46,9 @@ public:
 
   /// Starts one thread per lane, named `rapi-lane-<i>`. With `pin`, lane
   /// i's thread runs only on the CPU `lane_cpus` gives it (see there);
-  /// `pinned()` then names those CPUs (empty when not pinned).
+  /// `pinned()` then names those CPUs (empty when not pinned). A thread a
+  /// pinned lane's thread starts inherits its one CPU: start threads
+  /// elsewhere (the server starts all of its own before the lanes).
   void start(bool pin = false);
   const std::vector<int>& pinned() const { return pinned_; }
   /// Stops every lane and joins its thread (idempotent).
