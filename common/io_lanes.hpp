@@ -48,7 +48,7 @@ public:
   /// i's thread runs only on the CPU `lane_cpus` gives it (see there);
   /// `pinned()` then names those CPUs (empty when not pinned). A thread a
   /// pinned lane's thread starts inherits its one CPU: start threads
-  /// elsewhere (the server starts all of its own before the lanes).
+  /// elsewhere (the server starts its own from the main thread).
   void start(bool pin = false);
   const std::vector<int>& pinned() const { return pinned_; }
   /// Stops every lane and joins its thread (idempotent).
