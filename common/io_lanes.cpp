@@ -54,17 +54,10 @@ asio::io_context& io_lanes::here() {
 void io_lanes::start(bool pin) {
   if (!threads_.empty())
     return;
-  pinned_ = pin ? lane_cpus(allowed_cpus(), lanes_.size()) : std::vector<int>{};
   for (std::size_t i = 0; i < lanes_.size(); ++i)
     threads_.emplace_back([this, i, ioc = &lanes_[i]->ioc] {
       const auto name = "rapi-lane-" + std::to_string(i);
       pthread_setname_np(pthread_self(), name.c_str());
-      if (i < pinned_.size()) {
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        CPU_SET(pinned_[i], &set);
-        pthread_setaffinity_np(pthread_self(), sizeof set, &set);
-      }
       my_lanes = this;
       my_lane = ioc;
       my_index = i;
@@ -72,6 +65,28 @@ void io_lanes::start(bool pin) {
       my_lanes = nullptr;
       my_lane = nullptr;
     });
+  if (!pin)
+    return;
+  // Pinned from here (a lane may have run a job or two unpinned): all of
+  // them or, if one cannot be, none.
+  const auto allowed = allowed_cpus();
+  auto cpus = lane_cpus(allowed, lanes_.size());
+  auto pin_to = [this](std::size_t i, const std::vector<int>& on) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int c : on)
+      CPU_SET(c, &set);
+    return pthread_setaffinity_np(threads_[i].native_handle(), sizeof set,
+                                  &set)
+           == 0;
+  };
+  for (std::size_t i = 0; i < cpus.size(); ++i)
+    if (!pin_to(i, {cpus[i]})) {
+      for (std::size_t j = 0; j <= i; ++j)
+        pin_to(j, allowed);
+      cpus.clear();
+    }
+  pinned_ = std::move(cpus);
 }
 
 void io_lanes::stop() {

@@ -45,7 +45,8 @@ public:
   asio::io_context& here();
 
   /// Starts one thread per lane, named `rapi-lane-<i>`. With `pin`, lane
-  /// i's thread runs only on the CPU `lane_cpus` gives it (see there);
+  /// i's thread runs only on the CPU `lane_cpus` gives it (see there; all
+  /// lanes or, if one cannot be pinned, none);
   /// `pinned()` then names those CPUs (empty when not pinned). A thread a
   /// pinned lane's thread starts inherits its one CPU: start threads
   /// elsewhere (the server starts its own from the main thread).
