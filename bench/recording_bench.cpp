@@ -845,6 +845,17 @@ std::vector<std::string> server_args(const std::string& dir) {
   return {"--port", "0", "--admin-port", "0", "--data-dir", dir};
 }
 
+/// The run with the median `key` (the lower middle one of an even count);
+/// `runs` must not be empty.
+template <class Key>
+phase_result take_median(std::vector<phase_result>& runs, Key key) {
+  std::sort(runs.begin(), runs.end(),
+            [&](const phase_result& a, const phase_result& b) {
+              return key(a) < key(b);
+            });
+  return std::move(runs[(runs.size() - 1) / 2]);
+}
+
 target_result run_target(const std::string& scenario, bool baseline,
                          const options& o) {
   target_result r;
@@ -923,11 +934,8 @@ target_result run_target(const std::string& scenario, bool baseline,
       print_phase_line(closed_label, runs.back());
       r.closed_runs.push_back(runs.back().req_per_s);
     }
-    std::sort(runs.begin(), runs.end(),
-              [](const phase_result& a, const phase_result& b) {
-                return a.req_per_s < b.req_per_s;
-              });
-    r.closed = std::move(runs[(runs.size() - 1) / 2]);
+    r.closed = take_median(
+      runs, [](const phase_result& p) { return p.req_per_s; });
     if (runs.size() > 1)
       std::printf("[%s] median of %zu runs: %.0f req/s\n",
                   closed_label.c_str(), runs.size(), r.closed.req_per_s);
@@ -938,30 +946,27 @@ target_result run_target(const std::string& scenario, bool baseline,
       char label[96];
       std::snprintf(label, sizeof label, "%s open %.0f%%",
                     label_base.c_str(), f * 100);
-      if (f != 0.5 || o.half_runs <= 1) {
-        r.open.push_back(measure_phase(label, t, loads, o, true, rate, f));
-        print_phase_line(label, r.open.back());
+      // The step whose p99 is a target runs a few times, and the run with
+      // the median p99 counts (one moment of a shared machine does not
+      // decide it either way).
+      const unsigned n = f == 0.5 ? std::max(1u, o.half_runs) : 1;
+      std::vector<phase_result> step_runs;
+      for (unsigned i = 0; i < n; ++i) {
+        if (n > 1) {
+          std::printf("[%s] run %u of %u\n", label, i + 1, n);
+          std::fflush(stdout);
+        }
+        step_runs.push_back(measure_phase(label, t, loads, o, true, rate, f));
+        print_phase_line(label, step_runs.back());
         if (f == 0.5)
-          r.half_runs_p99.push_back(r.open.back().latency.p99);
-        continue;
+          r.half_runs_p99.push_back(step_runs.back().latency.p99);
       }
-      // The step whose p99 is a target: a few runs, the median one counts
-      // (one moment of a shared machine does not decide it either way).
-      std::vector<phase_result> halves;
-      for (unsigned i = 0; i < o.half_runs; ++i) {
-        std::printf("[%s] run %u of %u\n", label, i + 1, o.half_runs);
-        std::fflush(stdout);
-        halves.push_back(measure_phase(label, t, loads, o, true, rate, f));
-        print_phase_line(label, halves.back());
-        r.half_runs_p99.push_back(halves.back().latency.p99);
-      }
-      std::sort(halves.begin(), halves.end(),
-                [](const phase_result& a, const phase_result& b) {
-                  return a.latency.p99 < b.latency.p99;
-                });
-      r.open.push_back(std::move(halves[(halves.size() - 1) / 2]));
-      std::printf("[%s] median p99 of %zu runs: %.2f ms\n", label,
-                  halves.size(), r.open.back().latency.p99);
+      r.open.push_back(take_median(step_runs, [](const phase_result& p) {
+        return p.latency.p99;
+      }));
+      if (n > 1)
+        std::printf("[%s] median p99 of %u runs: %.2f ms\n", label, n,
+                    r.open.back().latency.p99);
     }
     for (auto* l : lifecycles)
       r.calls += l->calls();

@@ -10,12 +10,12 @@
 #include <sstream>
 #include <dirent.h>
 #include <map>
-#include <sched.h>
 #include <sys/stat.h>
 #include <thread>
 
 #include <boost/test/unit_test.hpp>
 
+#include "common/io_lanes.hpp"
 #include "tests/integration/fixture.hpp"
 
 using namespace rapi::test;
@@ -55,19 +55,6 @@ bool has_line_starting(const std::string& text, const std::string& prefix) {
     if (line.rfind(prefix, 0) == 0)
       return true;
   return false;
-}
-
-/// The CPUs this test may run on (and so the servers it starts), as the
-/// kernel lists them ("0-1", "0,2").
-std::vector<int> test_cpus() {
-  std::vector<int> cpus;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) == 0)
-    for (int c = 0; c < CPU_SETSIZE; ++c)
-      if (CPU_ISSET(c, &set))
-        cpus.push_back(c);
-  return cpus;
 }
 
 /// Each of the process's threads by name: its `Cpus_allowed_list` (the
@@ -255,7 +242,7 @@ BOOST_AUTO_TEST_CASE(listener_threads_are_pinned_one_per_cpu) {
   // server.pin_threads (default on): with at least as many CPUs as
   // listener threads, each thread runs only on a CPU of its own, and the
   // ready line names them; otherwise (or switched off) none is pinned.
-  const auto cpus = test_cpus();
+  const auto cpus = rapi::allowed_cpus(); // the servers inherit the mask
   BOOST_REQUIRE(!cpus.empty());
   {
     demo_server s;
