@@ -448,7 +448,51 @@ storage_status journal_store::append(const write_batch& batch, bool refuse) {
   return {};
 }
 
-storage_status journal_store::fold_locked(bool sync) {
+namespace {
+
+/// Writes `batch` into `inner` in slices of about `slice_bytes` of keys and
+/// values, in order, syncing (if `batch.sync`) with the last. A fold need
+/// not be one write: it writes each key's newest value, readers look in
+/// the fold's map until it is done, and one cut short is replayed whole
+/// from the ring, whose space is freed only after the synced last slice.
+/// `pause`: the thread sleeps between slices.
+///
+/// Why: this kernel (no preemption inside the kernel, a tick every 4 ms)
+/// switches tasks on a CPU when one sleeps or is woken, or at a tick. The
+/// folding thread runs at SCHED_IDLE, yet a task woken on its CPU just
+/// before the fold was picked there (the load client, woken by a lane that
+/// then went back to epoll_wait) is not always eligible to run under EEVDF
+/// yet, and then waits for the next tick. With the fold as one write
+/// (about 4 ms of CPU at 33k lifecycle requests a second) the client sat
+/// out up to 4 ms at a time, and both lanes idled without requests, a few
+/// times a second: the slowest answers of the open loop. A slice of 16 KiB
+/// takes about a tenth of a millisecond, and the sleep after it lets the
+/// CPU switch.
+storage_status write_in_slices(kv_store& inner, const write_view& batch,
+                               std::size_t slice_bytes, bool pause) {
+  write_view slice;
+  std::size_t bytes = 0;
+  for (std::size_t i = 0; i < batch.ops.size(); ++i) {
+    auto& op = batch.ops[i];
+    slice.ops.push_back(op);
+    bytes += op.key.size() + op.value.size();
+    const bool last = i + 1 == batch.ops.size();
+    if (!last && bytes < slice_bytes)
+      continue;
+    slice.sync = last && batch.sync;
+    if (auto st = inner.write_views(slice); !st.ok())
+      return st;
+    slice.ops.clear();
+    bytes = 0;
+    if (pause && !last)
+      std::this_thread::sleep_for(std::chrono::microseconds(1));
+  }
+  return {};
+}
+
+} // namespace
+
+storage_status journal_store::fold_locked(bool sync, bool pause) {
   std::uint64_t end = 0, seq = 0;
   {
     std::lock_guard<std::mutex> lk(mtx_);
@@ -470,7 +514,7 @@ storage_status journal_store::fold_locked(bool sync) {
       batch.ops.push_back({v.erase, key, std::string_view(v.data, v.size)});
     std::sort(batch.ops.begin(), batch.ops.end(),
               [](const auto& a, const auto& b) { return a.key < b.key; });
-    st = inner_.write_views(batch);
+    st = write_in_slices(inner_, batch, options_.fold_slice_bytes, pause);
   } else {
     // Written by an unsynced fold (for a scan) since: only the sync is due.
     st = inner_.sync();
@@ -521,11 +565,13 @@ storage_status journal_store::fold() {
 
 void journal_store::run() {
   pthread_setname_np(pthread_self(), "rapi-journal");
-  // Folds run only when a CPU would otherwise be idle, and a thread that
-  // answers requests preempts them at once (SCHED_IDLE): a fold is a burst
+  // Folds run when a CPU would otherwise be idle, and a thread that answers
+  // requests preempts them when it is woken (SCHED_IDLE): a fold is a burst
   // of a few milliseconds of CPU every interval, and at normal priority the
-  // answers of that moment waited for it. Under saturation the ring fills
-  // and writers wait for a fold, which then gets the CPU they leave.
+  // answers of that moment waited for it. A task already waiting for the
+  // CPU gets it after the fold's current slice (write_in_slices). Under
+  // saturation the ring fills and writers wait for a fold, which then gets
+  // the CPU they leave.
   sched_param idle{};
   pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle);
   std::unique_lock<std::mutex> lk(mtx_);
@@ -539,7 +585,10 @@ void journal_store::run() {
     if (stopping_)
       break;
     lk.unlock();
-    failed = !fold().ok();
+    {
+      std::lock_guard<std::mutex> f(fold_mtx_);
+      failed = !fold_locked(true, true).ok();
+    }
     lk.lock();
   }
 }

@@ -23,6 +23,11 @@ struct journal_options {
   /// How often what was journaled is folded into the inner store (sooner
   /// when half the ring is in use, or when a scan needs it).
   std::chrono::milliseconds fold_interval{250};
+  /// A fold writes into the inner store this many bytes of keys and values
+  /// at a time (the last write syncs); the folding thread sleeps between
+  /// them, so that the CPU it runs on switches to other work within about
+  /// a tenth of a millisecond (journal_store.cpp says why).
+  std::size_t fold_slice_bytes = 16 * 1024;
 };
 
 /// What opening a journal found in it and wrote to the inner store.
@@ -41,11 +46,11 @@ struct journal_replay {
 /// it survives the process being killed (`kill -9`) like a RocksDB WAL
 /// append without fsync does, without a system call. The batch's keys also
 /// go into an in-memory map (where in the ring the newest value of each
-/// is), which a thread of
-/// the journal writes into the inner store every `fold_interval` as one
-/// write: a key changed many times meanwhile (a busy agent's live state, a
-/// running recording) is written to RocksDB once. The ring space is reused
-/// once that write has returned.
+/// is), which a thread of the journal writes into the inner store every
+/// `fold_interval` (in key order, in slices of `fold_slice_bytes`, fsynced
+/// with the last): a key changed many times meanwhile (a busy agent's live
+/// state, a running recording) is written to RocksDB once. The ring space
+/// is reused once that fold is on disk.
 ///
 /// Opening the journal replays every record not yet folded into the inner
 /// store, in order, before anything else reads it. Reads see every
@@ -102,8 +107,10 @@ private:
   storage_status append(const write_batch& batch, bool refuse);
   /// Under `fold_mtx_`. Writes what is pending into the inner store;
   /// `sync`: fsynced, after which the ring space of every record written
-  /// so far is freed (an unsynced fold frees none).
-  storage_status fold_locked(bool sync);
+  /// so far is freed (an unsynced fold frees none). `pause`: sleeps
+  /// between the slices of the write (the folding thread; see
+  /// `fold_slice_bytes`).
+  storage_status fold_locked(bool sync, bool pause = false);
   void run();
 
   /// A key's newest value: where it is in the ring (records are not

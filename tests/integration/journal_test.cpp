@@ -10,8 +10,11 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <algorithm>
 #include <map>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <cstdlib>
 #include <sys/wait.h>
@@ -315,6 +318,110 @@ BOOST_AUTO_TEST_CASE(a_store_that_fails_keeps_changes_pending_and_readable) {
   BOOST_TEST(read(inner, "a").value_or("") == "10");
   BOOST_TEST(!read(inner, "c"));
   BOOST_TEST(read(inner, "k0").value_or("") == std::string(100, 'v'));
+  j.reset();
+  test::remove_dir(dir);
+}
+
+namespace {
+
+/// Forwards to a memory store and records each write of a fold: its keys,
+/// their bytes (keys and values) and whether it was synced; the
+/// `fail_at`-th write (from 1) fails.
+struct slice_recorder final : forwarding_store {
+  using forwarding_store::forwarding_store;
+  struct slice {
+    std::vector<std::string> keys;
+    std::size_t bytes = 0;
+    std::size_t last_bytes = 0; ///< of its last key and value
+    bool sync = false;
+  };
+  std::vector<slice> writes;
+  std::size_t fail_at = 0;
+
+  storage_status write(const write_batch& b) override {
+    return inner_.write(b);
+  }
+  storage_status write_views(const write_view& b) override {
+    slice s;
+    s.sync = b.sync;
+    for (auto& op : b.ops) {
+      s.keys.emplace_back(op.key);
+      s.last_bytes = op.key.size() + op.value.size();
+      s.bytes += s.last_bytes;
+    }
+    writes.push_back(s);
+    if (writes.size() == fail_at)
+      return {"simulated failure of one slice"};
+    return kv_store::write_views(b); // copies, then `write`
+  }
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_fold_is_written_in_slices_in_key_order_synced_last) {
+  auto dir = test::make_temp_dir("rapi-journal");
+  memory_store mem;
+  slice_recorder inner(mem);
+  auto o = options(1 << 20);
+  o.fold_slice_bytes = 4096;
+  journal_replay rep;
+  auto j = open_journal(dir, inner, o, rep);
+  const std::string value(997, 'v'); // 1,000 bytes with its key
+  std::vector<std::string> keys;
+  for (int i = 39; i >= 0; --i) { // written in reverse order
+    keys.push_back("k" + std::string(i < 10 ? "0" : "") + std::to_string(i));
+    BOOST_REQUIRE(j->write(puts({{keys.back(), value}})).ok());
+  }
+  std::sort(keys.begin(), keys.end());
+  BOOST_REQUIRE(j->fold().ok());
+  // 40 KB in slices of five keys: each ends with the key that reaches 4 KiB.
+  BOOST_TEST_REQUIRE(inner.writes.size() == 8u);
+  std::vector<std::string> written;
+  for (std::size_t w = 0; w < inner.writes.size(); ++w) {
+    auto& s = inner.writes[w];
+    const bool last = w + 1 == inner.writes.size();
+    BOOST_TEST(s.sync == last, "slice " << w);
+    if (!last) {
+      BOOST_TEST(s.bytes >= 4096u, "slice " << w);
+      BOOST_TEST(s.bytes - s.last_bytes < 4096u, "slice " << w);
+    }
+    written.insert(written.end(), s.keys.begin(), s.keys.end());
+  }
+  BOOST_TEST(written == keys, boost::test_tools::per_element());
+  BOOST_TEST(read(mem, "k07").value_or("") == value);
+
+  // A slice that fails fails the fold: every change stays pending and
+  // readable, and the next fold writes them all.
+  inner.writes.clear();
+  inner.fail_at = 3;
+  const std::string newer(997, 'n');
+  for (auto& k : keys)
+    BOOST_REQUIRE(j->write(puts({{k, newer}})).ok());
+  BOOST_TEST(!j->fold().ok());
+  BOOST_TEST(inner.writes.size() == 3u);
+  for (auto& k : keys)
+    BOOST_TEST(read(*j, k).value_or("") == newer, k);
+  inner.fail_at = 0;
+  BOOST_REQUIRE(j->fold().ok());
+  for (auto& k : keys)
+    BOOST_TEST(read(mem, k).value_or("") == newer, k);
+  j.reset();
+
+  // The folding thread writes in slices too (sleeping between them), and
+  // nothing is left to replay after it.
+  inner.writes.clear();
+  o.fold_interval = 10ms;
+  j = open_journal(dir, inner, o, rep);
+  BOOST_TEST(rep.records == 0u);
+  for (auto& k : keys)
+    BOOST_REQUIRE(j->write(puts({{k, value}})).ok());
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (read(mem, keys.back()).value_or("") != value
+         && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(5ms);
+  for (auto& k : keys)
+    BOOST_TEST(read(mem, k).value_or("") == value, k);
+  BOOST_TEST(inner.writes.size() >= 8u);
   j.reset();
   test::remove_dir(dir);
 }
