@@ -466,8 +466,8 @@ namespace {
 /// (about 4 ms of CPU at 33k lifecycle requests a second) the client sat
 /// out up to 4 ms at a time, and both lanes idled without requests, a few
 /// times a second: the slowest answers of the open loop. A slice of 16 KiB
-/// takes about a tenth of a millisecond, and the sleep after it lets the
-/// CPU switch.
+/// takes about an eighth of a millisecond, and the sleep after it lets the
+/// CPU switch (bench/performance_notes.md, tenth round).
 storage_status write_in_slices(kv_store& inner, const write_view& batch,
                                std::size_t slice_bytes, bool pause) {
   write_view slice;
