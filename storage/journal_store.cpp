@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <vector>
 
@@ -455,7 +456,7 @@ namespace {
 /// not be one write: it writes each key's newest value, readers look in
 /// the fold's map until it is done, and one cut short is replayed whole
 /// from the ring, whose space is freed only after the synced last slice.
-/// `pause`: the thread sleeps between slices.
+/// `between`, if set, is called between slices.
 ///
 /// Why: this kernel (no preemption inside the kernel, a tick every 4 ms)
 /// switches tasks on a CPU when one sleeps or is woken, or at a tick. The
@@ -469,7 +470,8 @@ namespace {
 /// takes about an eighth of a millisecond, and the sleep after it lets the
 /// CPU switch (bench/performance_notes.md, tenth round).
 storage_status write_in_slices(kv_store& inner, const write_view& batch,
-                               std::size_t slice_bytes, bool pause) {
+                               std::size_t slice_bytes,
+                               const std::function<void()>& between) {
   write_view slice;
   std::size_t bytes = 0;
   for (std::size_t i = 0; i < batch.ops.size(); ++i) {
@@ -484,8 +486,8 @@ storage_status write_in_slices(kv_store& inner, const write_view& batch,
       return st;
     slice.ops.clear();
     bytes = 0;
-    if (pause && !last)
-      std::this_thread::sleep_for(std::chrono::microseconds(1));
+    if (between && !last)
+      between();
   }
   return {};
 }
@@ -514,7 +516,25 @@ storage_status journal_store::fold_locked(bool sync, bool pause) {
       batch.ops.push_back({v.erase, key, std::string_view(v.data, v.size)});
     std::sort(batch.ops.begin(), batch.ops.end(),
               [](const auto& a, const auto& b) { return a.key < b.key; });
-    st = write_in_slices(inner_, batch, options_.fold_slice_bytes, pause);
+    // The folding thread sleeps between slices while that costs nothing:
+    // not once it had to wait over a millisecond for a CPU after a sleep
+    // (the server is saturated: a thread at idle priority would crawl),
+    // nor once a writer asked for a fold (the ring is half full, or a
+    // write waits for space).
+    bool pausing = pause;
+    std::function<void()> between;
+    if (pause)
+      between = [&] {
+        if (!pausing)
+          return;
+        const auto t0 = std::chrono::steady_clock::now();
+        std::this_thread::sleep_for(std::chrono::microseconds(1));
+        const bool late = std::chrono::steady_clock::now() - t0
+                          > std::chrono::milliseconds(1);
+        std::lock_guard<std::mutex> lk(mtx_);
+        pausing = !late && !fold_asked_;
+      };
+    st = write_in_slices(inner_, batch, options_.fold_slice_bytes, between);
   } else {
     // Written by an unsynced fold (for a scan) since: only the sync is due.
     st = inner_.sync();

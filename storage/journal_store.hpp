@@ -108,8 +108,8 @@ private:
   /// Under `fold_mtx_`. Writes what is pending into the inner store;
   /// `sync`: fsynced, after which the ring space of every record written
   /// so far is freed (an unsynced fold frees none). `pause`: sleeps
-  /// between the slices of the write (the folding thread; see
-  /// `fold_slice_bytes`).
+  /// between the slices of the write while the CPUs have room and no
+  /// writer waits (the folding thread; see `fold_slice_bytes`).
   storage_status fold_locked(bool sync, bool pause = false);
   void run();
 
