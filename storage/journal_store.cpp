@@ -351,7 +351,7 @@ journal_store::~journal_store() {
   }
   wake_.notify_all();
   thread_.join();
-  std::lock_guard<std::mutex> f(fold_mtx_);
+  auto f = lock_folds();
   fold_locked(true);
 }
 
@@ -378,7 +378,7 @@ storage_status journal_store::append(const write_batch& batch, bool refuse) {
     // that must not wait.
     if (refuse)
       return {"a batch too large for the journal goes to the committer", true};
-    std::lock_guard<std::mutex> f(fold_mtx_);
+    auto f = lock_folds();
     if (auto st = fold_locked(true); !st.ok())
       return st;
     {
@@ -516,23 +516,20 @@ storage_status journal_store::fold_locked(bool sync, bool pause) {
       batch.ops.push_back({v.erase, key, std::string_view(v.data, v.size)});
     std::sort(batch.ops.begin(), batch.ops.end(),
               [](const auto& a, const auto& b) { return a.key < b.key; });
-    // The folding thread sleeps between slices while that costs nothing:
-    // not once it had to wait over a millisecond for a CPU after a sleep
-    // (the server is saturated: a thread at idle priority would crawl),
-    // nor once a writer asked for a fold (the ring is half full, or a
-    // write waits for space).
+    // The folding thread sleeps between slices until a writer asks for a
+    // fold (the ring is half full, or a write waits for space) or another
+    // thread waits for this one (a scan): a saturated server leaves a
+    // thread at idle priority little CPU after each sleep, and such a fold
+    // would crawl while the ring fills.
     bool pausing = pause;
     std::function<void()> between;
     if (pause)
       between = [&] {
         if (!pausing)
           return;
-        const auto t0 = std::chrono::steady_clock::now();
         std::this_thread::sleep_for(std::chrono::microseconds(1));
-        const bool late = std::chrono::steady_clock::now() - t0
-                          > std::chrono::milliseconds(1);
         std::lock_guard<std::mutex> lk(mtx_);
-        pausing = !late && !fold_asked_;
+        pausing = !fold_asked_ && fold_waiters_.load() == 0;
       };
     st = write_in_slices(inner_, batch, options_.fold_slice_bytes, between);
   } else {
@@ -578,8 +575,15 @@ storage_status journal_store::fold_locked(bool sync, bool pause) {
   return st;
 }
 
+std::unique_lock<std::mutex> journal_store::lock_folds() {
+  ++fold_waiters_;
+  std::unique_lock<std::mutex> f(fold_mtx_);
+  --fold_waiters_;
+  return f;
+}
+
 storage_status journal_store::fold() {
-  std::lock_guard<std::mutex> f(fold_mtx_);
+  auto f = lock_folds();
   return fold_locked(true);
 }
 
@@ -639,7 +643,7 @@ storage_status journal_store::scan(
   // change) does not wait for the disk.
   storage_status folded;
   {
-    std::lock_guard<std::mutex> f(fold_mtx_);
+    auto f = lock_folds();
     folded = fold_locked(false);
   }
   if (folded.ok())

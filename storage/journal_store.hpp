@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -25,8 +26,9 @@ struct journal_options {
   std::chrono::milliseconds fold_interval{250};
   /// A fold writes into the inner store this many bytes of keys and values
   /// at a time (the last write syncs); the folding thread sleeps between
-  /// them, so that the CPU it runs on switches to other work within about
-  /// a tenth of a millisecond (journal_store.cpp says why).
+  /// them until the ring is half full or a thread waits for the fold, so
+  /// that the CPU it runs on switches to other work within about a tenth
+  /// of a millisecond (journal_store.cpp says why).
   std::size_t fold_slice_bytes = 16 * 1024;
 };
 
@@ -108,9 +110,13 @@ private:
   /// Under `fold_mtx_`. Writes what is pending into the inner store;
   /// `sync`: fsynced, after which the ring space of every record written
   /// so far is freed (an unsynced fold frees none). `pause`: sleeps
-  /// between the slices of the write while the CPUs have room and no
-  /// writer waits (the folding thread; see `fold_slice_bytes`).
+  /// between the slices of the write until a writer asks for a fold or
+  /// another thread waits for it (the folding thread; see
+  /// `fold_slice_bytes`).
   storage_status fold_locked(bool sync, bool pause = false);
+  /// `fold_mtx_`, for any thread but the folding thread (which stops
+  /// pausing between slices while one waits).
+  std::unique_lock<std::mutex> lock_folds();
   void run();
 
   /// A key's newest value: where it is in the ring (records are not
@@ -145,6 +151,8 @@ private:
   counts counts_;
 
   std::mutex fold_mtx_; ///< one fold at a time
+  /// Threads other than the folding thread waiting for `fold_mtx_`.
+  std::atomic<int> fold_waiters_{0};
   std::thread thread_;
 };
 
