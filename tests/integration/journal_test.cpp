@@ -7,10 +7,10 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
-#include <algorithm>
 #include <map>
 #include <string>
 #include <thread>
