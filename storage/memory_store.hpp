@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <mutex>
 
@@ -7,7 +8,8 @@
 
 namespace rapi {
 
-/// An in-memory kv_store for unit tests; `fail_writes` simulates a full disk.
+/// An in-memory kv_store for unit tests; `fail_writes` simulates a full disk
+/// (atomic: a test flips it while a journal's folding thread writes).
 class memory_store final : public kv_store {
 public:
   storage_status write(const write_batch& batch) override;
@@ -18,7 +20,7 @@ public:
        const std::function<bool(std::string_view, std::string_view)>& fn)
     override;
 
-  bool fail_writes = false;
+  std::atomic<bool> fail_writes{false};
   std::size_t size() const;
 
 private:
