@@ -1,6 +1,7 @@
 #include "app/ops.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 
@@ -56,7 +57,9 @@ void operations::observe(const exchange& ex, int status,
   }
   if (d_.log == nullptr || !d_.log->enabled(log_level::info))
     return;
-  std::string line = "{\"time\":\"";
+  std::string line;
+  line.reserve(256);
+  line += "{\"time\":\"";
   append_time(line, d_.now());
   line += "\",\"level\":\"info\",\"event\":\"request\",\"request_id\":";
   append_json_string(line, ex.request_id);
@@ -66,14 +69,27 @@ void operations::observe(const exchange& ex, int status,
   append_json_string(line, ex.method);
   line += ",\"route\":";
   append_json_string(line, ex.route_name);
-  line += ",\"status\":" + std::to_string(status);
-  char ms[32];
-  std::snprintf(ms, sizeof ms, "%.3f",
-                static_cast<double>(latency_us) / 1000.0);
+  // Integers formatted in place: this runs for every request.
+  char num[24];
+  auto put_int = [&](std::int64_t v) {
+    line.append(num, std::to_chars(num, num + sizeof num, v).ptr);
+  };
+  line += ",\"status\":";
+  put_int(status);
+  // Milliseconds with three decimals, as "%.3f" would print them.
+  const std::int64_t us = std::max<std::int64_t>(0, latency_us);
   line += ",\"latency_ms\":";
-  line += ms;
+  put_int(us / 1000);
+  line.push_back('.');
+  const auto frac = static_cast<int>(us % 1000);
+  line.push_back(static_cast<char>('0' + frac / 100));
+  line.push_back(static_cast<char>('0' + frac / 10 % 10));
+  line.push_back(static_cast<char>('0' + frac % 10));
   line += ",\"agent\":";
-  line += ex.agent_id > 0 ? std::to_string(ex.agent_id) : "null";
+  if (ex.agent_id > 0)
+    put_int(ex.agent_id);
+  else
+    line += "null";
   line.push_back('}');
   d_.log->write(std::move(line));
 }

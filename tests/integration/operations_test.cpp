@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iterator>
 #include <optional>
+#include <regex>
 #include <sstream>
 #include <dirent.h>
 #include <map>
@@ -354,6 +355,7 @@ BOOST_AUTO_TEST_CASE(request_logs_and_request_ids) {
   r = s.api.get("/api/Agent?agentIdentifier=Id&value=1");
   auto generated = r.header("X-Request-Id");
   BOOST_TEST(!generated.empty());
+  s.api.get("/api/Agent/GetAll"); // names no one agent: "agent":null
   BOOST_TEST(s.srv.stop() == 0);
   auto out = s.srv.output();
   BOOST_TEST(out.find("\"request_id\":\"crm-req-42\"") != std::string::npos,
@@ -362,6 +364,18 @@ BOOST_AUTO_TEST_CASE(request_logs_and_request_ids) {
              != std::string::npos);
   BOOST_TEST(out.find("\"route\":\"GET /api/Agent\",\"status\":200") != std::string::npos);
   BOOST_TEST(out.find("\"agent\":2") != std::string::npos);
+  // The whole line, latency in milliseconds with three decimals.
+  auto at = out.find("\"request_id\":\"crm-req-42\"");
+  auto begin = out.rfind('\n', at) + 1;
+  auto line = out.substr(begin, out.find('\n', at) - begin);
+  BOOST_TEST(std::regex_match(
+               line, std::regex(R"(\{"time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})"
+                                R"(\+00:00","level":"info","event":"request",)"
+                                R"("request_id":"crm-req-42","listener":"api",)"
+                                R"("method":"GET","route":"GET /api/Agent",)"
+                                R"("status":200,"latency_ms":\d+\.\d{3},"agent":2\})")),
+             line);
+  BOOST_TEST(out.find("\"agent\":null") != std::string::npos);
   BOOST_TEST(out.find("\"event\":\"ready\"") != std::string::npos);
   BOOST_TEST(out.find("\"event\":\"stopped\"") != std::string::npos);
 }
