@@ -73,18 +73,28 @@ void agent_state::for_each_recording(F&& f) const {
 
 void agent_state::finish(outcome& out) {
   out.state_changed = changed_;
+  // The answer is the recording as stored: rendered once, for both.
+  const recording* answer = answer_with_;
+  answer_with_ = nullptr;
   if (!out.error) {
     for_each_recording([&](const recording& r) {
       if (std::find(touched_.begin(), touched_.end(), r.id) != touched_.end()) {
         bool created = std::find(created_.begin(), created_.end(), r.id)
                        != created_.end();
-        out.recordings.push_back({r, created});
+        out.recordings.push_back({r, created, {}});
+        if (&r == answer) {
+          out.body = render_recording(r);
+          out.recordings.back().json = out.body;
+          answer = nullptr;
+        }
       }
     });
+    if (answer != nullptr)
+      out.body = render_recording(*answer);
     for (auto& r : retired_) {
       bool created = std::find(created_.begin(), created_.end(), r.id)
                      != created_.end();
-      out.recordings.push_back({std::move(r), created});
+      out.recordings.push_back({std::move(r), created, {}});
     }
   }
   touched_.clear();
@@ -391,7 +401,7 @@ outcome agent_state::on_record(const command& cmd, timestamp now) {
       }
       break;
   }
-  out.body = render_recording(*r);
+  answer_with_ = r;
   return out;
 }
 
@@ -429,7 +439,7 @@ outcome agent_state::on_screen(const command& cmd, timestamp now) {
       return out;
     }
   }
-  out.body = render_recording(*r);
+  answer_with_ = r;
   return out;
 }
 

@@ -100,6 +100,9 @@ private:
   std::vector<std::string> created_;
   /// Recordings that left the live state during the command in progress.
   std::vector<recording> retired_;
+  /// The recording the command in progress answers with, rendered by
+  /// `finish` (once, when it is also stored).
+  const recording* answer_with_ = nullptr;
   /// derive_blackouts' scratch space.
   std::vector<interval> derived_;
   bool changed_ = false;

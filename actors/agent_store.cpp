@@ -12,7 +12,8 @@ void add_changes(write_batch& batch, std::int64_t agent_id,
   if (out.state_changed)
     batch.put(keys::live(agent_id), encode_live(live));
   for (auto& ch : out.recordings) {
-    batch.put(keys::recording(ch.rec.id), render_recording(ch.rec));
+    batch.put(keys::recording(ch.rec.id),
+              ch.json.empty() ? render_recording(ch.rec) : ch.json);
     if (ch.created) {
       batch.put(keys::by_time(ch.rec.start, ch.rec.seq, ch.rec.id), {});
       batch.put(keys::by_agent(agent_id, ch.rec.start, ch.rec.seq, ch.rec.id),

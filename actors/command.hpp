@@ -72,6 +72,9 @@ struct command {
 struct changed_recording {
   recording rec;
   bool created = false;
+  /// Its stored form, when already rendered (as the command's answer is
+  /// the same JSON); empty otherwise.
+  std::string json;
 };
 
 /// What a command did: an error, or the response body and what to persist.

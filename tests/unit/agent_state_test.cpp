@@ -1,6 +1,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "actors/agent_state.hpp"
+#include "actors/codec.hpp"
 #include "actors/command.hpp"
 #include "actors/model.hpp"
 #include "common/json_value.hpp"
@@ -469,6 +470,55 @@ BOOST_FIXTURE_TEST_CASE(record_start_with_only_held_calls_is_not_in_call,
   ok(cti(cti_type::call_held, "c-1"), base + sec);
   BOOST_TEST(fails(cmd(command_kind::record_start), base + 2 * sec)
              == agent_errc::not_in_call);
+}
+
+/// A recording command answers with the recording exactly as it is stored:
+/// rendered once, the stored copy (`json`) is the answer's bytes; an answer
+/// that changes nothing is rendered from the live recording.
+BOOST_FIXTURE_TEST_CASE(the_answer_is_the_recording_as_stored, agent_fixture) {
+  auto answered_as_stored = [](const outcome& out) {
+    auto id = field(out.body, "RecordingIdentifier");
+    std::size_t hits = 0;
+    for (auto& ch : out.recordings) {
+      BOOST_TEST(ch.json.empty() == (ch.rec.id != id));
+      if (ch.rec.id == id) {
+        ++hits;
+        BOOST_TEST(ch.json == rapi::render_recording(ch.rec));
+        BOOST_TEST(out.body == ch.json);
+      }
+    }
+    return hits;
+  };
+  start_call("c-1", base, {"", "I", "8005551234", "805003", std::nullopt});
+  auto started = ok(cmd(command_kind::record_start), base + sec);
+  BOOST_TEST(answered_as_stored(started) == 1u);
+  const auto id = field(started.body, "RecordingIdentifier");
+  // Unchanged: nothing stored, the answer still the recording.
+  auto again = ok(cmd(command_kind::record_start), base + 2 * sec);
+  BOOST_TEST(again.recordings.empty());
+  BOOST_TEST(again.body == rapi::render_recording(rec(id)));
+  // Metadata touches every running recording of the call; the answer is
+  // the audio one's.
+  ok(cmd(command_kind::duplicate_start), base + 3 * sec);
+  auto updated = ok(cmd(command_kind::record_update, {}, {{"k", "v"}}),
+                    base + 4 * sec);
+  BOOST_TEST(updated.recordings.size() == 2u);
+  BOOST_TEST(answered_as_stored(updated) == 1u);
+  BOOST_TEST(field(updated.body, "RecordingIdentifier") == id);
+  auto stopped = ok(cmd(command_kind::record_stop), base + 5 * sec);
+  BOOST_TEST(answered_as_stored(stopped) == 1u);
+  BOOST_TEST(rec(id).stop == std::optional<timestamp>(base + 5 * sec));
+  auto screen = ok(cmd(command_kind::screen_start), base + 6 * sec);
+  BOOST_TEST(answered_as_stored(screen) == 1u);
+  // A desktop-only session that stops leaves the live state: answered
+  // and stored from the retired copy.
+  ok(cti(cti_type::call_ended, "c-1"), base + 7 * sec);
+  auto desk = ok(cmd(command_kind::screen_start), base + 8 * sec);
+  BOOST_TEST(answered_as_stored(desk) == 1u);
+  auto desk_stop = ok(cmd(command_kind::screen_stop), base + 9 * sec);
+  BOOST_REQUIRE(desk_stop.recordings.size() == 1u);
+  BOOST_TEST(desk_stop.body
+             == rapi::render_recording(desk_stop.recordings[0].rec));
 }
 
 BOOST_FIXTURE_TEST_CASE(record_start_records_active_call, agent_fixture) {

@@ -627,8 +627,8 @@ BOOST_AUTO_TEST_CASE(add_changes_writes_live_recordings_and_indexes) {
   out.state_changed = true;
   auto fresh = live.active_call->recordings[0];
   auto old = live.active_call->recordings[1];
-  out.recordings.push_back({fresh, true});
-  out.recordings.push_back({old, false});
+  out.recordings.push_back({fresh, true, {}});
+  out.recordings.push_back({old, false, {}});
   rapi::write_batch batch;
   rapi::add_changes(batch, 2, live, out);
   BOOST_REQUIRE(store.write(batch).ok());
@@ -658,10 +658,18 @@ BOOST_AUTO_TEST_CASE(add_changes_without_state_change) {
   rapi::write_batch batch;
   rapi::add_changes(batch, 2, live, out);
   BOOST_TEST(batch.empty());
-  out.recordings.push_back({live.recent[0], false});
+  out.recordings.push_back({live.recent[0], false, {}});
   rapi::add_changes(batch, 2, live, out);
   BOOST_REQUIRE(batch.ops.size() == 1u);
   BOOST_TEST(batch.ops[0].key == "r:" + live.recent[0].id);
+  BOOST_TEST(batch.ops[0].value == rapi::render_recording(live.recent[0]));
+  // A change that carries its rendering (the command's answer) is stored
+  // as it is, not rendered again.
+  out.recordings[0].json = "{\"as\":\"answered\"}";
+  rapi::write_batch again;
+  rapi::add_changes(again, 2, live, out);
+  BOOST_REQUIRE(again.ops.size() == 1u);
+  BOOST_TEST(again.ops[0].value == out.recordings[0].json);
 }
 
 BOOST_AUTO_TEST_CASE(index_keys_sort_newest_first) {
@@ -678,9 +686,9 @@ BOOST_AUTO_TEST_CASE(index_keys_sort_newest_first) {
   auto twin = make_recording("00000000-0000-4000-8000-000000000000",
                              recording_kind::audio, base + sec);
   twin.seq = 9;
-  out.recordings.push_back({older, true});
-  out.recordings.push_back({newer, true});
-  out.recordings.push_back({twin, true});
+  out.recordings.push_back({older, true, {}});
+  out.recordings.push_back({newer, true, {}});
+  out.recordings.push_back({twin, true, {}});
   rapi::write_batch batch;
   rapi::add_changes(batch, 2, live, out);
   BOOST_REQUIRE(store.write(batch).ok());
@@ -808,7 +816,7 @@ BOOST_AUTO_TEST_CASE(load_agents_round_trip) {
   const auto live2 = sample_live();
   // The recordings are stored under their own keys when they change.
   for (auto& [id, r] : recordings_of(live2))
-    out.recordings.push_back({r, true});
+    out.recordings.push_back({r, true, {}});
   rapi::add_changes(batch, 2, live2, out);
   out.recordings.clear();
   agent_live live10;
