@@ -6,16 +6,13 @@ namespace rapi {
 
 void merge_metadata(metadata& into, const metadata& from) {
   for (auto& [k, v] : from) {
-    bool found = false;
-    for (auto& [ik, iv] : into) {
-      if (ik == k) {
-        iv = v;
-        found = true;
-        break;
-      }
-    }
-    if (!found)
+    std::size_t i = 0;
+    while (i < into.size() && into[i].first != k)
+      ++i;
+    if (i == into.size())
       into.emplace_back(k, v);
+    else if (into[i].second != v) // an unchanged value stays shared
+      into.edit()[i].second = v;
   }
 }
 

@@ -4,6 +4,7 @@
 /// Nothing here knows about CAF, HTTP or RocksDB.
 
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,9 +16,65 @@
 
 namespace rapi {
 
+/// A vector whose copies share one buffer until one of them is changed
+/// (copy on write). The actor publishes a copy of its live state after
+/// every change; the recent recordings rarely change, so the copies share
+/// them instead of duplicating a few KB of strings per request.
+/// Reading never copies; `edit()` copies first when the buffer is shared.
+template <class T>
+class shared_vector {
+public:
+  using value_type = T;
+  using const_iterator = typename std::vector<T>::const_iterator;
+
+  shared_vector() = default;
+  shared_vector(std::initializer_list<T> items) {
+    if (items.size() != 0)
+      items_ = std::make_shared<std::vector<T>>(items);
+  }
+
+  const std::vector<T>& get() const {
+    static const std::vector<T> none;
+    return items_ ? *items_ : none;
+  }
+  /// The vector to change, unshared first.
+  std::vector<T>& edit() {
+    if (!items_)
+      items_ = std::make_shared<std::vector<T>>();
+    else if (items_.use_count() > 1)
+      items_ = std::make_shared<std::vector<T>>(*items_);
+    return *items_;
+  }
+
+  const_iterator begin() const { return get().begin(); }
+  const_iterator end() const { return get().end(); }
+  std::size_t size() const { return get().size(); }
+  bool empty() const { return get().empty(); }
+  const T& operator[](std::size_t i) const { return get()[i]; }
+  const T& front() const { return get().front(); }
+  const T& back() const { return get().back(); }
+  void push_back(T x) { edit().push_back(std::move(x)); }
+  template <class... Args>
+  T& emplace_back(Args&&... args) {
+    return edit().emplace_back(std::forward<Args>(args)...);
+  }
+  void clear() { items_.reset(); }
+
+  /// Equal items; copies that share their buffer are equal at once.
+  bool operator==(const shared_vector& o) const {
+    return items_ == o.items_ || get() == o.get();
+  }
+  bool operator!=(const shared_vector& o) const { return !(*this == o); }
+
+private:
+  std::shared_ptr<std::vector<T>> items_;
+};
+
 /// Metadata keeps the order in which keys first arrived (the vendor's own
-/// samples list `ani`, `dnis`, `calldirection`, then user fields).
-using metadata = std::vector<std::pair<std::string, std::string>>;
+/// samples list `ani`, `dnis`, `calldirection`, then user fields). A call's
+/// recordings carry its metadata, and the actor publishes a copy of its
+/// state after every change: they all share one buffer until it changes.
+using metadata = shared_vector<std::pair<std::string, std::string>>;
 
 /// Sets `key` to `value`, appending new keys at the end.
 void merge_metadata(metadata& into, const metadata& from);
@@ -159,45 +216,6 @@ struct blackout_state {
 };
 
 // -- the agent actor's state ------------------------------------------------
-
-/// A vector whose copies share one buffer until one of them is changed
-/// (copy on write). The actor publishes a copy of its live state after
-/// every change; the recent recordings rarely change, so the copies share
-/// them instead of duplicating a few KB of strings per request.
-/// Reading never copies; `edit()` copies first when the buffer is shared.
-template <class T>
-class shared_vector {
-public:
-  using value_type = T;
-  using const_iterator = typename std::vector<T>::const_iterator;
-
-  const std::vector<T>& get() const {
-    static const std::vector<T> none;
-    return items_ ? *items_ : none;
-  }
-  /// The vector to change, unshared first.
-  std::vector<T>& edit() {
-    if (!items_)
-      items_ = std::make_shared<std::vector<T>>();
-    else if (items_.use_count() > 1)
-      items_ = std::make_shared<std::vector<T>>(*items_);
-    return *items_;
-  }
-
-  const_iterator begin() const { return get().begin(); }
-  const_iterator end() const { return get().end(); }
-  std::size_t size() const { return get().size(); }
-  bool empty() const { return get().empty(); }
-  const T& operator[](std::size_t i) const { return get()[i]; }
-  const T& front() const { return get().front(); }
-  const T& back() const { return get().back(); }
-  void push_back(T x) { edit().push_back(std::move(x)); }
-  T& emplace_back() { return edit().emplace_back(); }
-  void clear() { items_.reset(); }
-
-private:
-  std::shared_ptr<std::vector<T>> items_;
-};
 
 /// Everything an agent actor owns apart from its profile.
 struct agent_live {

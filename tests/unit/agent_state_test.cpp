@@ -521,6 +521,34 @@ BOOST_FIXTURE_TEST_CASE(the_answer_is_the_recording_as_stored, agent_fixture) {
              == rapi::render_recording(desk_stop.recordings[0].rec));
 }
 
+/// A call's metadata is one buffer shared by its recordings and by copies
+/// of the state (the snapshots readers see); a change copies it first, so
+/// an earlier copy keeps what it had.
+BOOST_FIXTURE_TEST_CASE(metadata_is_shared_until_changed, agent_fixture) {
+  start_call("c-1", base, {"", "I", "8005551234", "805003", std::nullopt});
+  const auto id = start(command_kind::record_start, base + sec, {},
+                        {{"user1", "a"}});
+  const auto& c = *st.live.active_call;
+  BOOST_TEST(&rec(id).meta.get() == &c.meta.get());
+  const auto snapshot = st.live; // what a reader holds
+  BOOST_TEST(&snapshot.active_call->meta.get() == &c.meta.get());
+  // The same value again changes nothing and stays shared.
+  auto same = ok(cmd(command_kind::record_update, {}, {{"user1", "a"}}),
+                 base + 2 * sec);
+  BOOST_TEST(same.recordings.empty());
+  BOOST_TEST(&snapshot.active_call->meta.get() == &c.meta.get());
+  ok(cmd(command_kind::record_update, {}, {{"user1", "b"}, {"user2", "c"}}),
+     base + 3 * sec);
+  BOOST_TEST(value_of(c.meta, "user1") == "b");
+  BOOST_TEST(value_of(rec(id).meta, "user2") == "c");
+  BOOST_TEST(&rec(id).meta.get() == &c.meta.get());
+  BOOST_TEST(value_of(snapshot.active_call->meta, "user1") == "a");
+  BOOST_TEST(value_of(snapshot.active_call->meta, "user2") == "<absent>");
+  BOOST_TEST(value_of(snapshot.active_call->recordings[0].meta, "user1")
+             == "a");
+  BOOST_TEST((snapshot.active_call->meta != c.meta));
+}
+
 BOOST_FIXTURE_TEST_CASE(record_start_records_active_call, agent_fixture) {
   start_call("c-77", base, {"", "I", "8005551234", "805003", std::nullopt});
   auto out = ok(cmd(command_kind::record_start), base + sec);
