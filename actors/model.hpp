@@ -18,9 +18,12 @@ namespace rapi {
 
 /// A vector whose copies share one buffer until one of them is changed
 /// (copy on write). The actor publishes a copy of its live state after
-/// every change; the recent recordings rarely change, so the copies share
-/// them instead of duplicating a few KB of strings per request.
+/// every change; the recent recordings and metadata rarely change, so the
+/// copies share them instead of duplicating a few KB of strings per request.
 /// Reading never copies; `edit()` copies first when the buffer is shared.
+/// Thread safety: a buffer another thread can read is always shared with
+/// the published snapshot that thread reads it from, so `edit()` copies
+/// it; only a buffer made during the change in progress is edited in place.
 template <class T>
 class shared_vector {
 public:
