@@ -1,7 +1,5 @@
 #include "actors/codec.hpp"
 
-#include <charconv>
-
 namespace rapi {
 
 namespace {
@@ -21,14 +19,6 @@ void append_time_or_null(std::string& out, const std::optional<timestamp>& t) {
   out.push_back('"');
   append_time(out, *t);
   out.push_back('"');
-}
-
-/// Appends a decimal integer without a temporary string (a live state
-/// holds a score of them, written at every change).
-template <class Int>
-void append_integer(std::string& out, Int v) {
-  char digits[24];
-  out.append(digits, std::to_chars(digits, digits + sizeof digits, v).ptr);
 }
 
 void append_int_or_null(std::string& out, const std::optional<std::int64_t>& v) {

@@ -1,9 +1,7 @@
 #include "app/ops.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
-#include <cstdio>
 
 #include "actors/codec.hpp"
 #include "common/json_value.hpp"
@@ -70,16 +68,12 @@ void operations::observe(const exchange& ex, int status,
   line += ",\"route\":";
   append_json_string(line, ex.route_name);
   // Integers formatted in place: this runs for every request.
-  char num[24];
-  auto put_int = [&](std::int64_t v) {
-    line.append(num, std::to_chars(num, num + sizeof num, v).ptr);
-  };
   line += ",\"status\":";
-  put_int(status);
+  append_integer(line, status);
   // Milliseconds with three decimals, as "%.3f" would print them.
   const std::int64_t us = std::max<std::int64_t>(0, latency_us);
   line += ",\"latency_ms\":";
-  put_int(us / 1000);
+  append_integer(line, us / 1000);
   line.push_back('.');
   const auto frac = static_cast<int>(us % 1000);
   line.push_back(static_cast<char>('0' + frac / 100));
@@ -87,7 +81,7 @@ void operations::observe(const exchange& ex, int status,
   line.push_back(static_cast<char>('0' + frac % 10));
   line += ",\"agent\":";
   if (ex.agent_id > 0)
-    put_int(ex.agent_id);
+    append_integer(line, ex.agent_id);
   else
     line += "null";
   line.push_back('}');

@@ -1,6 +1,7 @@
 #include "common/json_value.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <limits>
 #include <vector>
 
@@ -340,6 +341,11 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i) {
 }
 
 } // namespace
+
+void append_integer(std::string& out, std::int64_t v) {
+  char digits[24];
+  out.append(digits, std::to_chars(digits, digits + sizeof digits, v).ptr);
+}
 
 void append_json_string(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";

@@ -72,6 +72,10 @@ std::optional<std::int64_t> parse_whole_number(std::string_view s);
 /// Appends `s` as a JSON string literal (with quotes).
 void append_json_string(std::string& out, std::string_view s);
 
+/// Appends `v` in decimal, without a temporary string (the hot paths write
+/// a score of integers per request).
+void append_integer(std::string& out, std::int64_t v);
+
 /// True when `s` is valid UTF-8 (no overlongs, no surrogates).
 bool valid_utf8(std::string_view s);
 
