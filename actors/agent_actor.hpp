@@ -17,6 +17,7 @@
 
 #include "actors/agent_state.hpp"
 #include "actors/atoms.hpp"
+#include "actors/codec.hpp"
 #include "actors/command.hpp"
 #include "actors/directory.hpp"
 #include "actors/hlc.hpp"
@@ -132,6 +133,8 @@ private:
 
   std::optional<in_flight> pending_;
   std::deque<agent_request> waiting_;
+  /// The blackout as last stored, rendered (most changes leave it as is).
+  blackout_render_cache blackout_json_;
   bool tick_deferred_ = false;
   bool initializing_ = false;
 };

@@ -8,9 +8,14 @@
 namespace rapi {
 
 void add_changes(write_batch& batch, std::int64_t agent_id,
-                 const agent_live& live, const outcome& out) {
+                 const agent_live& live, const outcome& out,
+                 blackout_render_cache* cache) {
+  // The live state, each recording and the indexes of new ones (and a
+  // removal or an outbox entry the caller may add): one allocation.
+  batch.ops.reserve(batch.ops.size() + 3 + 3 * out.recordings.size());
   if (out.state_changed)
-    batch.put(keys::live(agent_id), encode_live(live));
+    batch.put(keys::live(agent_id),
+              encode_live(live, live_form::stored, cache));
   for (auto& ch : out.recordings) {
     batch.put(keys::recording(ch.rec.id),
               ch.json.empty() ? render_recording(ch.rec) : ch.json);

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/codec.hpp"
 #include "actors/command.hpp"
 #include "actors/model.hpp"
 #include "storage/kv_store.hpp"
@@ -15,8 +16,10 @@ namespace rapi {
 
 /// Adds the effects of one command to `batch`: the agent's live state and
 /// every recording it touched (with its index keys when new).
+/// `cache`: see `encode_live`.
 void add_changes(write_batch& batch, std::int64_t agent_id,
-                 const agent_live& live, const outcome& out);
+                 const agent_live& live, const outcome& out,
+                 blackout_render_cache* cache = nullptr);
 
 /// Adds the deletion of an agent (profile and live state) to `batch`.
 void add_removal(write_batch& batch, std::int64_t agent_id);

@@ -370,7 +370,8 @@ void append_call_skeleton(std::string& out, const call& c) {
 
 } // namespace
 
-std::string encode_live(const agent_live& live, live_form form) {
+std::string encode_live(const agent_live& live, live_form form,
+                        blackout_render_cache* cache) {
   const bool refs = form == live_form::stored;
   auto rec = refs ? append_recording_ref : append_recording;
   std::string out;
@@ -390,7 +391,17 @@ std::string encode_live(const agent_live& live, live_form form) {
   if (live.desktop_session)
     rec(out, *live.desktop_session);
   out += "],\"Blackout\":";
-  append_blackout(out, live.blackout, true);
+  if (cache == nullptr || !refs) {
+    append_blackout(out, live.blackout, true);
+  } else if (cache->valid && cache->rendered == live.blackout) {
+    out += cache->json;
+  } else {
+    const auto at = out.size();
+    append_blackout(out, live.blackout, true);
+    cache->json.assign(out, at, std::string::npos);
+    cache->rendered = live.blackout;
+    cache->valid = true;
+  }
   out += ",\"Recent\":";
   append_array(out, live.recent, rec);
   out.push_back('}');

@@ -43,8 +43,21 @@ enum class live_form {
   full,
 };
 
+/// The stored rendering of the last blackout an agent's live state was
+/// encoded with. The blackout (with its history, ~40 % of the encoding's
+/// work) changes on few commands; an agent's encodings reuse it while it
+/// is unchanged. Owned by one agent's actor (not thread-safe).
+struct blackout_render_cache {
+  bool valid = false;
+  blackout_state rendered;
+  std::string json;
+};
+
+/// `cache`, if given, is used and updated for the blackout (stored form
+/// only); the result is the same as without it.
 std::string encode_live(const agent_live& live,
-                        live_form form = live_form::stored);
+                        live_form form = live_form::stored,
+                        blackout_render_cache* cache = nullptr);
 
 /// Finds a stored recording by id for `decode_live`; false when it is
 /// missing or unreadable.

@@ -65,6 +65,11 @@ void io_lanes::start(bool pin) {
       my_lanes = nullptr;
       my_lane = nullptr;
     });
+  // Named from here too: once `start` returns (and the server says it is
+  // ready) each lane has its name, however late its thread first runs.
+  for (std::size_t i = 0; i < threads_.size(); ++i)
+    pthread_setname_np(threads_[i].native_handle(),
+                       ("rapi-lane-" + std::to_string(i)).c_str());
   if (!pin)
     return;
   // Pinned from here (a lane may have run a job or two unpinned): all of

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -127,8 +129,14 @@ struct builder {
                 + " levels";
       return false;
     }
+    const bool root = stack.empty();
     auto* v = next_slot();
     v->type = k;
+    // An API body is an object of a handful of members: room for them at
+    // once rather than growing 1, 2, 4, 8 (only the root's: a body of many
+    // small objects must not cost 8 members' room each).
+    if (root && k == json_value::kind::object)
+      v->members.reserve(8);
     stack.push_back(v);
     return true;
   }
@@ -171,6 +179,7 @@ bool parse_json(std::string_view text, json_value& out, json_parse_error& err,
     return false;
   }
   builder b{&out, {}, {}, max_depth, {}};
+  b.stack.reserve(8);
   rapidjson::MemoryStream ms(text.data(), text.size());
   rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> is(
     ms);
@@ -347,18 +356,44 @@ void append_integer(std::string& out, std::int64_t v) {
   out.append(digits, std::to_chars(digits, digits + sizeof digits, v).ptr);
 }
 
+namespace {
+
+bool plain_byte(unsigned char p) {
+  return p >= 0x20 && p < 0x80 && p != '"' && p != '\\';
+}
+
+/// Where the run of plain ASCII (nothing to escape) from `i` ends. Eight
+/// bytes at a time: every byte of `w` is plain when none is 0x80 or more,
+/// below 0x20, a quote or a backslash (bit tricks: a byte of `x - 0x01..`
+/// has its top bit set where `x` had a zero byte, or a borrow crossed it,
+/// which only happens after a true zero).
+std::size_t plain_run_end(std::string_view s, std::size_t i) {
+  constexpr std::uint64_t ones = 0x0101010101010101ULL;
+  constexpr std::uint64_t highs = 0x8080808080808080ULL;
+  auto zero_byte = [](std::uint64_t x) { return (x - ones) & ~x & highs; };
+  while (i + 8 <= s.size()) {
+    std::uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    const std::uint64_t bad = (w & highs) | ((w - ones * 0x20) & ~w & highs)
+                              | zero_byte(w ^ (ones * '"'))
+                              | zero_byte(w ^ (ones * '\\'));
+    if (bad != 0)
+      break;
+    i += 8;
+  }
+  while (i < s.size() && plain_byte(static_cast<unsigned char>(s[i])))
+    ++i;
+  return i;
+}
+
+} // namespace
+
 void append_json_string(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
   out.push_back('"');
   for (std::size_t i = 0; i < s.size(); ++i) {
     // Most text needs no escaping: copy each run of plain ASCII at once.
-    std::size_t plain = i;
-    while (plain < s.size()) {
-      auto p = static_cast<unsigned char>(s[plain]);
-      if (p < 0x20 || p >= 0x80 || p == '"' || p == '\\')
-        break;
-      ++plain;
-    }
+    const std::size_t plain = plain_run_end(s, i);
     if (plain > i) {
       out.append(s.data() + i, plain - i);
       i = plain;

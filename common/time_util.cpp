@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstring>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -737,6 +738,31 @@ void append_time(std::string& out, timestamp t) {
   // product overflows (found by tests/fuzz/time_fuzz).
   const std::int64_t in_day = (t % ms_per_day + ms_per_day) % ms_per_day;
   const civil_date date = civil_from_days(days);
+  if (date.year >= 0 && date.year <= 9999) {
+    // Every time the API writes: fixed width, formatted in place and
+    // appended at once (this runs several times per request).
+    char buf[29];
+    auto put = [&buf](int at, std::uint64_t v, int width) {
+      for (int i = at + width - 1; i >= at; --i, v /= 10)
+        buf[i] = static_cast<char>('0' + v % 10);
+    };
+    put(0, static_cast<std::uint64_t>(date.year), 4);
+    buf[4] = '-';
+    put(5, date.month, 2);
+    buf[7] = '-';
+    put(8, date.day, 2);
+    buf[10] = 'T';
+    put(11, static_cast<std::uint64_t>(in_day / 3'600'000), 2);
+    buf[13] = ':';
+    put(14, static_cast<std::uint64_t>(in_day / 60'000 % 60), 2);
+    buf[16] = ':';
+    put(17, static_cast<std::uint64_t>(in_day / 1000 % 60), 2);
+    buf[19] = '.';
+    put(20, static_cast<std::uint64_t>(in_day % 1000), 3);
+    std::memcpy(buf + 23, "+00:00", 6);
+    out.append(buf, sizeof buf);
+    return;
+  }
   if (date.year < 0) out.push_back('-');
   append_digits(out,
                 static_cast<std::uint64_t>(date.year < 0 ? -date.year

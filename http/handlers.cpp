@@ -152,7 +152,10 @@ bool any_matches(const std::vector<std::string>& secrets,
 } // namespace
 
 void handlers::dispatch(listener l, const exchange_ptr& ex) {
-  auto m = match_route(l, ex->method, ex->path);
+  dispatch(l, ex, match_route(l, ex->method, ex->path));
+}
+
+void handlers::dispatch(listener l, const exchange_ptr& ex, route_match m) {
   ex->which = m.which;
   ex->route_name = m.name;
   ex->where = l;

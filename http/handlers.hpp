@@ -68,6 +68,8 @@ public:
 
   /// Routes and answers `ex` (possibly later, from another thread).
   void dispatch(listener l, const exchange_ptr& ex);
+  /// The same, with the request's route already matched (`m`).
+  void dispatch(listener l, const exchange_ptr& ex, route_match m);
 
   const handler_services& services() const { return svc_; }
 

@@ -132,10 +132,10 @@ http_error request_params::parse(std::string_view body, std::string_view query,
     return {};
   }
   bool looks_json = body[first] == '{' || body[first] == '[';
-  auto ct = to_lower(content_type);
   json_parse_error perr;
   if (!looks_json
-      && ct.find("application/x-www-form-urlencoded") != std::string::npos) {
+      && to_lower(content_type).find("application/x-www-form-urlencoded")
+           != std::string::npos) {
     // A body is JSON whatever the Content-Type (contract §2): only one that
     // is not valid JSON as sent is read as a form (`"x"` is a JSON string).
     if (parse_json(body, body_, perr))

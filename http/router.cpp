@@ -99,7 +99,12 @@ route_match match_route(listener l, std::string_view method,
   std::string_view original = path;
   while (original.size() > 1 && original.back() == '/')
     original.remove_suffix(1);
-  auto lower = to_lower(original);
+  // Lower-cased into this thread's buffer: no allocation per request.
+  thread_local std::string lower;
+  lower.assign(original);
+  for (auto& c : lower)
+    if (c >= 'A' && c <= 'Z')
+      c = static_cast<char>(c - 'A' + 'a');
   std::string_view effective = method == "HEAD" ? "GET" : method;
   for (auto& r : routes) {
     if (r.where != l)

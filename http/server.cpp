@@ -306,7 +306,7 @@ struct http_server::impl {
                {{"Retry-After", "1"}});
       return restinio::request_accepted();
     }
-    h->dispatch(l, ex);
+    h->dispatch(l, ex, std::move(early));
     return restinio::request_accepted();
   }
 

@@ -46,6 +46,8 @@ constexpr std::uint64_t slot_at[2] = {64, 128};
 constexpr std::uint64_t record_header = 24;
 constexpr std::uint64_t type_batch = 1;
 constexpr std::uint64_t type_padding = 2;
+/// Buckets of a folded map kept for the next writes (see fold_locked).
+constexpr std::size_t reuse_buckets_max = 64 * 1024;
 
 std::uint64_t mix(std::uint64_t h, std::uint64_t w) {
   h ^= w;
@@ -572,6 +574,16 @@ storage_status journal_store::fold_locked(bool sync, bool pause) {
   space_.notify_all();
   if (st.ok() && sync)
     map_->sync_header();
+  // The map goes back emptied but with its buckets, to be the next
+  // `pending_`: grown from none again it would rehash a dozen times per
+  // fold on the writers' threads (a bucket is a pointer; past 64 Ki of
+  // them, after a bulk provisioning, the memory goes back instead).
+  if (done.bucket_count() <= reuse_buckets_max) {
+    done.clear();
+    std::lock_guard<std::mutex> lk(mtx_);
+    if (folding_.empty() && folding_.bucket_count() < done.bucket_count())
+      folding_.swap(done);
+  }
   return st;
 }
 

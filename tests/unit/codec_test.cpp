@@ -346,6 +346,29 @@ BOOST_AUTO_TEST_CASE(json_strings_escape_what_they_must_and_copy_the_rest) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(json_strings_find_a_byte_to_escape_anywhere_in_long_text) {
+  // Plain runs are scanned eight bytes at a time: every byte value, at
+  // every position of a text longer than two words, comes out as it would
+  // alone.
+  auto lit = [](std::string_view s) {
+    std::string out;
+    rapi::append_json_string(out, s);
+    return out;
+  };
+  const std::string plain = "0123456789abcdefghij";
+  for (int b = 0; b < 256; ++b) {
+    const std::string one(1, static_cast<char>(b));
+    const auto alone = lit(one); // "\"...\""
+    const auto escaped = alone.substr(1, alone.size() - 2);
+    for (std::size_t at = 0; at <= plain.size(); ++at) {
+      auto text = plain.substr(0, at) + one + plain.substr(at);
+      auto want = "\"" + plain.substr(0, at) + escaped + plain.substr(at)
+                  + "\"";
+      BOOST_TEST(lit(text) == want, "byte " << b << " at " << at);
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(control_characters_are_escaped) {
   rapi::metadata m{{"k", std::string("a\x01\tb\x1f", 5)}};
   std::string out;
@@ -620,6 +643,22 @@ BOOST_AUTO_TEST_CASE(decode_profile_id_from_path) {
 
 // -- the key-value mapping --------------------------------------------------
 
+BOOST_AUTO_TEST_CASE(keys_are_the_documented_layout) {
+  // storage/keys.hpp: what is on disk, byte for byte.
+  namespace keys = rapi::keys;
+  BOOST_TEST(keys::hex16(0x1234abcdULL) == "000000001234abcd");
+  BOOST_TEST(keys::profile(7) == "p:0000000000000007");
+  BOOST_TEST(keys::live(0x7fffffffffffffffLL) == "a:7fffffffffffffff");
+  BOOST_TEST(keys::recording("abc-1") == "r:abc-1");
+  // INT64_MAX - 1000 ms, UINT64_MAX - 5.
+  BOOST_TEST(keys::by_time(1000, 5, "id") ==
+             "t:7ffffffffffffc17:fffffffffffffffa:id");
+  BOOST_TEST(keys::agent_prefix(2) == "g:0000000000000002:");
+  BOOST_TEST(keys::by_agent(2, 1000, 5, "id") ==
+             "g:0000000000000002:7ffffffffffffc17:fffffffffffffffa:id");
+  BOOST_TEST(keys::id_of_index_key(keys::by_agent(2, 1000, 5, "id")) == "id");
+}
+
 BOOST_AUTO_TEST_CASE(add_changes_writes_live_recordings_and_indexes) {
   rapi::memory_store store;
   auto live = sample_live();
@@ -670,6 +709,47 @@ BOOST_AUTO_TEST_CASE(add_changes_without_state_change) {
   rapi::add_changes(again, 2, live, out);
   BOOST_REQUIRE(again.ops.size() == 1u);
   BOOST_TEST(again.ops[0].value == out.recordings[0].json);
+}
+
+BOOST_AUTO_TEST_CASE(a_cached_blackout_rendering_is_used_only_while_it_holds) {
+  // Whatever changes, and in whichever part of the blackout, the encoding
+  // with the cache is the encoding without it.
+  auto live = sample_live();
+  rapi::blackout_render_cache cache;
+  auto check = [&](const char* step) {
+    BOOST_TEST(rapi::encode_live(live, rapi::live_form::stored, &cache)
+                 == rapi::encode_live(live),
+               step);
+    BOOST_TEST(cache.valid);
+  };
+  check("first");
+  check("unchanged (from the cache)");
+  BOOST_TEST(cache.json.find("\"Active\"") == 1u);
+  live.active_call->meta = {{"only", "the call changed"}};
+  check("another part changed");
+  live.blackout.active = !live.blackout.active;
+  check("active");
+  live.blackout.start = 1'796'033'730'123;
+  check("start");
+  live.blackout.stop = 1'796'033'731'000;
+  check("stop");
+  live.blackout.scheduled_start = 1'796'033'740'000;
+  check("scheduled start");
+  live.blackout.scheduled_stop = 1'796'033'750'000;
+  check("scheduled stop");
+  live.blackout.origin = "server-b";
+  check("origin");
+  live.blackout.history.push_back({1'796'033'000'000, 1'796'033'001'000});
+  check("history grew");
+  live.blackout.history.back().stop = 1'796'033'002'000;
+  check("history changed");
+  live.blackout.version.logical += 1;
+  check("version");
+  // The full form (admin view) neither uses nor fills it.
+  rapi::blackout_render_cache unused;
+  BOOST_TEST(rapi::encode_live(live, rapi::live_form::full, &unused)
+             == rapi::encode_live(live, rapi::live_form::full));
+  BOOST_TEST(!unused.valid);
 }
 
 BOOST_AUTO_TEST_CASE(index_keys_sort_newest_first) {

@@ -53,6 +53,13 @@ BOOST_AUTO_TEST_CASE(formats_the_full_year_range) {
              "0001-01-01T00:00:00.000+00:00");
   BOOST_TEST(format_time(253'402'300'799'999) ==
              "9999-12-31T23:59:59.999+00:00");
+  // Past four-digit years (formatted another way than 0000-9999).
+  BOOST_TEST(format_time(253'402'300'800'000) ==
+             "10000-01-01T00:00:00.000+00:00");
+  BOOST_TEST(format_time(-62'135'596'800'001) ==
+             "0000-12-31T23:59:59.999+00:00");
+  BOOST_TEST(format_time(-62'198'755'200'000) ==
+             "-0001-01-01T00:00:00.000+00:00");
 }
 
 BOOST_AUTO_TEST_CASE(format_and_parse_round_trip) {
