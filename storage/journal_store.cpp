@@ -46,8 +46,8 @@ constexpr std::uint64_t slot_at[2] = {64, 128};
 constexpr std::uint64_t record_header = 24;
 constexpr std::uint64_t type_batch = 1;
 constexpr std::uint64_t type_padding = 2;
-/// Buckets of a folded map kept for the next writes (see fold_locked).
-constexpr std::size_t reuse_buckets_max = 64 * 1024;
+/// Slots of a folded table kept for the next writes (see fold_locked).
+constexpr std::size_t reuse_slots_max = 64 * 1024;
 
 std::uint64_t mix(std::uint64_t h, std::uint64_t w) {
   h ^= w;
@@ -432,7 +432,7 @@ storage_status journal_store::append(const write_batch& batch, bool refuse) {
     std::memcpy(p, op.value.data(), vlen);
     // A key already pending keeps its view into an older record, which
     // stays in the ring until the fold that writes it.
-    pending_[key] = {reinterpret_cast<const char*>(p), vlen, op.erase};
+    pending_.put(key, {reinterpret_cast<const char*>(p), vlen, op.erase});
     p += vlen;
   }
   std::memset(p, 0, round8(len) - len);
@@ -514,8 +514,9 @@ storage_status journal_store::fold_locked(bool sync, bool pause) {
     write_view batch;
     batch.sync = sync;
     batch.ops.reserve(folding_.size());
-    for (auto& [key, v] : folding_)
+    folding_.for_each([&](std::string_view key, const pending_value& v) {
       batch.ops.push_back({v.erase, key, std::string_view(v.data, v.size)});
+    });
     std::sort(batch.ops.begin(), batch.ops.end(),
               [](const auto& a, const auto& b) { return a.key < b.key; });
     // The folding thread sleeps between slices until a writer asks for a
@@ -544,8 +545,9 @@ storage_status journal_store::fold_locked(bool sync, bool pause) {
     if (!st.ok()) {
       // Kept for the next fold, the newer values over the older.
       fold_error_ = st.message;
-      for (auto& kv : pending_)
-        folding_.insert_or_assign(kv.first, kv.second);
+      pending_.for_each([&](std::string_view key, const pending_value& v) {
+        folding_.put(key, v);
+      });
       pending_.swap(folding_);
       folding_.clear();
     } else {
@@ -574,14 +576,14 @@ storage_status journal_store::fold_locked(bool sync, bool pause) {
   space_.notify_all();
   if (st.ok() && sync)
     map_->sync_header();
-  // The map goes back emptied but with its buckets, to be the next
-  // `pending_`: grown from none again it would rehash a dozen times per
-  // fold on the writers' threads (a bucket is a pointer; past 64 Ki of
-  // them, after a bulk provisioning, the memory goes back instead).
-  if (done.bucket_count() <= reuse_buckets_max) {
-    done.clear();
+  // The table goes back emptied but with its slots, to be the next
+  // `pending_`: grown from none again it would rehash several times per
+  // fold on the writers' threads (past 64 Ki slots, 4 MiB, after a bulk
+  // provisioning, the memory goes back instead).
+  done.clear(reuse_slots_max);
+  if (done.capacity() > 0) {
     std::lock_guard<std::mutex> lk(mtx_);
-    if (folding_.empty() && folding_.bucket_count() < done.bucket_count())
+    if (folding_.empty() && folding_.capacity() < done.capacity())
       folding_.swap(done);
   }
   return st;
@@ -634,12 +636,12 @@ std::optional<std::string> journal_store::get(std::string_view key,
   {
     std::lock_guard<std::mutex> lk(mtx_);
     for (auto* m : {&pending_, &folding_}) {
-      auto it = m->find(key);
-      if (it == m->end())
+      pending_value v;
+      if (!m->find(key, v))
         continue;
-      if (it->second.erase)
+      if (v.erase)
         return std::nullopt;
-      return std::string(it->second.data, it->second.size);
+      return std::string(v.data, v.size);
     }
   }
   return inner_.get(key, status);
@@ -667,12 +669,13 @@ storage_status journal_store::scan(
   {
     std::lock_guard<std::mutex> lk(mtx_);
     for (auto* m : {&folding_, &pending_})
-      for (auto& [key, v] : *m)
+      m->for_each([&](std::string_view key, const pending_value& v) {
         if (key.substr(0, prefix.size()) == prefix && key >= start)
           over[std::string(key)]
             = v.erase ? std::nullopt
                       : std::optional<std::string>(std::in_place, v.data,
                                                    v.size);
+      });
   }
   auto it = over.begin();
   bool stopped = false;

@@ -10,9 +10,9 @@
 #include <string>
 #include <string_view>
 #include <thread>
-#include <unordered_map>
 
 #include "storage/kv_store.hpp"
+#include "storage/pending_table.hpp"
 
 namespace rapi {
 
@@ -119,15 +119,9 @@ private:
   std::unique_lock<std::mutex> lock_folds();
   void run();
 
-  /// A key's newest value: where it is in the ring (records are not
-  /// overwritten before they are folded), or that it was erased.
-  struct pending_value {
-    const char* data = nullptr;
-    std::uint32_t size = 0;
-    bool erase = false;
-  };
-  /// Keyed by views into the ring too: nothing is copied per write.
-  using pending_map = std::unordered_map<std::string_view, pending_value>;
+  /// Each key's newest value, in the ring: nothing is copied per write
+  /// but the key, when it is short (pending_table.hpp).
+  using pending_map = pending_table;
 
   kv_store& inner_;
   std::unique_ptr<mapping> map_;
