@@ -77,8 +77,14 @@ void agent_state::finish(outcome& out) {
   const recording* answer = answer_with_;
   answer_with_ = nullptr;
   if (!out.error) {
+    // Touched ids are distinct and each names one recording: once all are
+    // found, the rest (the recent ones, mostly) need no comparing.
+    std::size_t found = 0;
     for_each_recording([&](const recording& r) {
+      if (found == touched_.size())
+        return;
       if (std::find(touched_.begin(), touched_.end(), r.id) != touched_.end()) {
+        ++found;
         bool created = std::find(created_.begin(), created_.end(), r.id)
                        != created_.end();
         out.recordings.push_back({r, created, {}});
@@ -594,18 +600,27 @@ outcome agent_state::on_remove(timestamp now) {
 
 void agent_state::begin_blackout(timestamp at) {
   auto& b = live.blackout;
+  // What changes is the running period, from `at` (or from its earlier
+  // start, if one ran already and now starts later).
+  const timestamp changed_from
+    = b.active && b.start ? std::min(at, *b.start) : at;
   b.active = true;
   b.start = at;
   b.stop.reset();
   b.scheduled_start.reset();
   b.origin = settings_->server_id;
   changed_ = true;
-  derive_all_blackouts();
+  derive_all_blackouts(changed_from);
 }
 
 void agent_state::end_blackout(timestamp at) {
   auto& b = live.blackout;
   const timestamp began = b.start.value_or(at);
+  // The running period [began, open) becomes [began, at]: nothing before
+  // `began` changes (a blackout not running: no such bound), unless the
+  // history drops a period below (see below).
+  timestamp changed_from
+    = b.active ? std::min(began, at) : std::numeric_limits<timestamp>::min();
   b.active = false;
   b.stop = at;
   b.scheduled_stop.reset();
@@ -614,6 +629,7 @@ void agent_state::end_blackout(timestamp at) {
     b.history.push_back({began, at});
   // Keep what a retroactive change may still need: the recent window.
   auto& h = b.history;
+  const auto periods = h.size();
   h.erase(std::remove_if(h.begin(), h.end(),
                          [&](const interval& i) {
                            return *i.stop + settings_->recent_window_ms
@@ -622,8 +638,12 @@ void agent_state::end_blackout(timestamp at) {
           h.end());
   if (h.size() > settings_->recent_max)
     h.erase(h.begin(), h.end() - settings_->recent_max);
+  // A dropped period moves the horizon of what derives from the history
+  // (and retroactive blackouts leave it in no time order): all again.
+  if (h.size() != periods)
+    changed_from = std::numeric_limits<timestamp>::min();
   changed_ = true;
-  derive_all_blackouts();
+  derive_all_blackouts(changed_from);
 }
 
 void agent_state::derive_blackouts(recording& r) {
@@ -634,7 +654,7 @@ void agent_state::derive_blackouts(recording& r) {
   }
 }
 
-void agent_state::derive_all_blackouts() {
+void agent_state::derive_all_blackouts(timestamp changed_from) {
   auto each_call = [&](call& c) {
     for (auto& r : c.recordings)
       derive_blackouts(r);
@@ -646,6 +666,13 @@ void agent_state::derive_all_blackouts() {
   if (live.desktop_session)
     derive_blackouts(*live.desktop_session);
   for (std::size_t i = 0; i < live.recent.size(); ++i) {
+    // A recording that stopped by the time the changed period begins
+    // overlaps no period that changed: pruning the history (oldest first)
+    // keeps intervals older than what is left, so what it derives to is
+    // what it holds (every blackout change derives every recording).
+    const auto& stop = live.recent[i].stop;
+    if (stop && *stop <= changed_from)
+      continue;
     derive_blackouts_into(live.recent[i], derived_);
     if (derived_ != live.recent[i].blackouts) {
       auto& r = live.recent.edit()[i];

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -87,8 +88,11 @@ private:
   void derive_blackouts_into(const recording& r,
                              std::vector<interval>& out) const;
   /// derive_blackouts for every recording the agent holds; recent ones
-  /// are unshared only when they change.
-  void derive_all_blackouts();
+  /// are unshared only when they change. `changed_from`: the periods
+  /// changed from then on only, so recent recordings that stopped by then
+  /// are left as they are (the default: every one is derived).
+  void derive_all_blackouts(
+    timestamp changed_from = std::numeric_limits<timestamp>::min());
   /// Visits every recording the agent holds, read-only.
   template <class F>
   void for_each_recording(F&& f) const;

@@ -46,6 +46,10 @@ logger::~logger() {
 }
 
 void logger::write(std::string json_object) {
+  write_line(json_object);
+}
+
+void logger::write_line(std::string_view json_object) {
   std::lock_guard<std::mutex> guard{mtx_};
   pending_ += json_object;
   pending_.push_back('\n');

@@ -33,6 +33,8 @@ public:
 
   /// Queues `json_object` (a complete JSON object, no newline).
   void write(std::string json_object);
+  /// The same, from a line the caller keeps (a thread's reused buffer).
+  void write_line(std::string_view json_object);
 
   /// A lifecycle event: {"time","level","event", ...extra members}.
   /// `extra` is either empty or starts with ',' (`,"Agents":4`).

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <ostream>
 #include <optional>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -1663,6 +1664,71 @@ BOOST_FIXTURE_TEST_CASE(recent_recordings_expire, agent_fixture) {
   ok(cti(cti_type::call_ended, "c-2"), base + 122 * sec);
   BOOST_TEST(find_rec(st, old_rec) == nullptr);
   BOOST_TEST(st.live.recent.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(recent_recordings_stay_derived_through_any_blackouts) {
+  // A blackout start or stop re-derives only the recent recordings that
+  // stopped after the changed period began (the others cannot change).
+  // Over random calls, recordings and blackouts (retroactive ones
+  // included, and histories pruned at small and default bounds), every
+  // recording must hold what deriving all of them from scratch gives: a
+  // peer's copy of the same state, made to adopt the blackout (which
+  // derives everything), is compared after every step.
+  for (std::size_t bound : {3u, 8u})
+    for (std::uint32_t seed = 1; seed <= 4; ++seed) {
+      agent_fixture f;
+      f.settings.recent_max = bound;
+      auto& st = f.st;
+      std::mt19937 rng(seed);
+      timestamp now = base;
+      int calls = 0;
+      bool on_call = false;
+      for (int step = 0; step < 400; ++step) {
+        now += 1 + static_cast<timestamp>(rng() % 3000);
+        const auto what = rng() % 6;
+        if (!on_call && what < 2) {
+          f.start_call("c-" + std::to_string(++calls), now);
+          on_call = true;
+          st.apply(cmd(command_kind::record_start), now);
+        } else if (on_call && what == 2) {
+          st.apply(cti(cti_type::call_ended, "c-" + std::to_string(calls)),
+                   now);
+          on_call = false;
+        } else if (on_call && what == 3) {
+          st.apply(cmd(rng() % 2 ? command_kind::duplicate_start
+                                 : command_kind::duplicate_stop),
+                   now);
+        } else {
+          // Now, or up to 20 s back (a retroactive start or stop).
+          std::optional<timestamp> at;
+          if (rng() % 2)
+            at = now - static_cast<timestamp>(rng() % 20000);
+          st.apply(blackout(st.live.blackout.active
+                              ? command_kind::blackout_stop
+                              : command_kind::blackout_start,
+                            at),
+                   now);
+        }
+        agent_state peer{agent_id, f.settings};
+        peer.live = st.live;
+        command adopt;
+        adopt.kind = command_kind::blackout_replicate;
+        adopt.remote_blackout = st.live.blackout;
+        adopt.remote_blackout->version.wall += 1; // newer: adopted
+        adopt.remote_blackout->origin = "server-b";
+        peer.apply(adopt, now);
+        BOOST_REQUIRE(peer.live.recent.size() == st.live.recent.size());
+        for (std::size_t i = 0; i < st.live.recent.size(); ++i)
+          BOOST_TEST(peer.live.recent[i].blackouts
+                       == st.live.recent[i].blackouts,
+                     "bound " << bound << ", seed " << seed << ", step "
+                              << step << ", recent " << i << ": "
+                              << describe(st.live.recent[i].blackouts)
+                              << "instead of "
+                              << describe(peer.live.recent[i].blackouts));
+      }
+      BOOST_TEST(calls > 10);
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
