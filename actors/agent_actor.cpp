@@ -61,7 +61,7 @@ void agent_actor_state::persist(outcome out,
     return;
   }
   write_batch batch;
-  add_changes(batch, entry->id(), logic->live, f.out, &blackout_json_);
+  add_changes(batch, entry->id(), logic->live, f.out, &rendered_);
   if (removing)
     add_removal(batch, entry->id());
   if (publish)

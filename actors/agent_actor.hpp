@@ -133,8 +133,9 @@ private:
 
   std::optional<in_flight> pending_;
   std::deque<agent_request> waiting_;
-  /// The blackout as last stored, rendered (most changes leave it as is).
-  blackout_render_cache blackout_json_;
+  /// Parts of the live state as last stored, rendered (most changes leave
+  /// them as they are).
+  live_render_cache rendered_;
   bool tick_deferred_ = false;
   bool initializing_ = false;
 };

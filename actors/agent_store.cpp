@@ -9,7 +9,7 @@ namespace rapi {
 
 void add_changes(write_batch& batch, std::int64_t agent_id,
                  const agent_live& live, const outcome& out,
-                 blackout_render_cache* cache) {
+                 live_render_cache* cache) {
   // The live state, each recording and the indexes of new ones (and a
   // removal or an outbox entry the caller may add): one allocation.
   batch.ops.reserve(batch.ops.size() + 3 + 3 * out.recordings.size());

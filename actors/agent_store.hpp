@@ -19,7 +19,7 @@ namespace rapi {
 /// `cache`: see `encode_live`.
 void add_changes(write_batch& batch, std::int64_t agent_id,
                  const agent_live& live, const outcome& out,
-                 blackout_render_cache* cache = nullptr);
+                 live_render_cache* cache = nullptr);
 
 /// Adds the deletion of an agent (profile and live state) to `batch`.
 void add_removal(write_batch& batch, std::int64_t agent_id);

@@ -371,7 +371,7 @@ void append_call_skeleton(std::string& out, const call& c) {
 } // namespace
 
 std::string encode_live(const agent_live& live, live_form form,
-                        blackout_render_cache* cache) {
+                        live_render_cache* cache) {
   const bool refs = form == live_form::stored;
   auto rec = refs ? append_recording_ref : append_recording;
   std::string out;
@@ -393,17 +393,27 @@ std::string encode_live(const agent_live& live, live_form form,
   out += "],\"Blackout\":";
   if (cache == nullptr || !refs) {
     append_blackout(out, live.blackout, true);
-  } else if (cache->valid && cache->rendered == live.blackout) {
-    out += cache->json;
+  } else if (cache->blackout_valid && cache->blackout == live.blackout) {
+    out += cache->blackout_json;
   } else {
     const auto at = out.size();
     append_blackout(out, live.blackout, true);
-    cache->json.assign(out, at, std::string::npos);
-    cache->rendered = live.blackout;
-    cache->valid = true;
+    cache->blackout_json.assign(out, at, std::string::npos);
+    cache->blackout = live.blackout;
+    cache->blackout_valid = true;
   }
   out += ",\"Recent\":";
-  append_array(out, live.recent, rec);
+  if (cache == nullptr || !refs) {
+    append_array(out, live.recent, rec);
+  } else if (cache->recent_valid && cache->recent == live.recent.buffer()) {
+    out += cache->recent_json;
+  } else {
+    const auto at = out.size();
+    append_array(out, live.recent, rec);
+    cache->recent_json.assign(out, at, std::string::npos);
+    cache->recent = live.recent.buffer();
+    cache->recent_valid = true;
+  }
   out.push_back('}');
   return out;
 }

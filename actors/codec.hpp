@@ -43,21 +43,29 @@ enum class live_form {
   full,
 };
 
-/// The stored rendering of the last blackout an agent's live state was
-/// encoded with. The blackout (with its history, ~40 % of the encoding's
-/// work) changes on few commands; an agent's encodings reuse it while it
-/// is unchanged. Owned by one agent's actor (not thread-safe).
-struct blackout_render_cache {
-  bool valid = false;
-  blackout_state rendered;
-  std::string json;
+/// Stored renderings of the parts of an agent's live state that few
+/// commands change: the blackout (with its history, ~40 % of the
+/// encoding's work) and the recent recordings' ids (cold in the cache by
+/// the agent's next command: reading them was most of the rest). An
+/// agent's encodings reuse them while they are unchanged. Owned by one
+/// agent's actor (not thread-safe).
+struct live_render_cache {
+  bool blackout_valid = false;
+  blackout_state blackout;
+  std::string blackout_json;
+  /// The recent recordings' buffer rendered (held, so that it cannot be
+  /// changed in place: `shared_vector` copies a buffer it shares, so the
+  /// same buffer means the same recordings).
+  bool recent_valid = false;
+  std::shared_ptr<const void> recent;
+  std::string recent_json;
 };
 
-/// `cache`, if given, is used and updated for the blackout (stored form
-/// only); the result is the same as without it.
+/// `cache`, if given, is used and updated (stored form only); the result
+/// is the same as without it.
 std::string encode_live(const agent_live& live,
                         live_form form = live_form::stored,
-                        blackout_render_cache* cache = nullptr);
+                        live_render_cache* cache = nullptr);
 
 /// Finds a stored recording by id for `decode_live`; false when it is
 /// missing or unreadable.

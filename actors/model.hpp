@@ -62,6 +62,9 @@ public:
     return edit().emplace_back(std::forward<Args>(args)...);
   }
   void clear() { items_.reset(); }
+  /// The buffer (null when empty): while a holder keeps it, `edit` copies
+  /// rather than change it, so the same buffer means the same items.
+  std::shared_ptr<const void> buffer() const { return items_; }
 
   /// Equal items; copies that share their buffer are equal at once.
   bool operator==(const shared_vector& o) const {

@@ -711,20 +711,23 @@ BOOST_AUTO_TEST_CASE(add_changes_without_state_change) {
   BOOST_TEST(again.ops[0].value == out.recordings[0].json);
 }
 
-BOOST_AUTO_TEST_CASE(a_cached_blackout_rendering_is_used_only_while_it_holds) {
-  // Whatever changes, and in whichever part of the blackout, the encoding
-  // with the cache is the encoding without it.
+BOOST_AUTO_TEST_CASE(cached_renderings_are_used_only_while_they_hold) {
+  // Whatever changes, and in whichever part of the blackout or the recent
+  // recordings, the encoding with the cache is the encoding without it.
   auto live = sample_live();
-  rapi::blackout_render_cache cache;
+  BOOST_REQUIRE(live.recent.size() >= 1u);
+  rapi::live_render_cache cache;
   auto check = [&](const char* step) {
     BOOST_TEST(rapi::encode_live(live, rapi::live_form::stored, &cache)
                  == rapi::encode_live(live),
                step);
-    BOOST_TEST(cache.valid);
+    BOOST_TEST(cache.blackout_valid);
+    BOOST_TEST(cache.recent_valid);
   };
   check("first");
   check("unchanged (from the cache)");
-  BOOST_TEST(cache.json.find("\"Active\"") == 1u);
+  BOOST_TEST(cache.blackout_json.find("\"Active\"") == 1u);
+  BOOST_TEST(cache.recent_json.find(live.recent[0].id) != std::string::npos);
   live.active_call->meta = {{"only", "the call changed"}};
   check("another part changed");
   live.blackout.active = !live.blackout.active;
@@ -745,11 +748,33 @@ BOOST_AUTO_TEST_CASE(a_cached_blackout_rendering_is_used_only_while_it_holds) {
   check("history changed");
   live.blackout.version.logical += 1;
   check("version");
+  // The recent recordings: a copy of the state shares their buffer (as the
+  // published snapshot does), and every change of them is seen.
+  auto snapshot = live;
+  check("recent shared with a copy");
+  live.recent.edit()[0].id = "ffffffff-0000-4000-8000-000000000000";
+  check("a recent id changed in place");
+  live.recent.push_back(live.recent[0]);
+  check("recent grew");
+  auto& items = live.recent.edit();
+  items.erase(items.begin());
+  check("recent pruned");
+  live.recent.clear();
+  check("recent emptied");
+  live.recent = snapshot.recent;
+  check("recent put back");
+  // No copy shares the buffer any more but the cache's hold: a change
+  // still goes to a new buffer, which the cache tells from its own.
+  snapshot.recent.clear();
+  check("recent shared with the cache alone");
+  live.recent.edit()[0].id = "eeeeeeee-0000-4000-8000-000000000000";
+  check("a recent id changed, nothing else sharing");
   // The full form (admin view) neither uses nor fills it.
-  rapi::blackout_render_cache unused;
+  rapi::live_render_cache unused;
   BOOST_TEST(rapi::encode_live(live, rapi::live_form::full, &unused)
              == rapi::encode_live(live, rapi::live_form::full));
-  BOOST_TEST(!unused.valid);
+  BOOST_TEST(!unused.blackout_valid);
+  BOOST_TEST(!unused.recent_valid);
 }
 
 BOOST_AUTO_TEST_CASE(index_keys_sort_newest_first) {
