@@ -34,7 +34,7 @@ void agent_actor_state::publish() {
 bool agent_actor_state::stamp(const blackout_state& before,
                               const command* cmd) {
   auto& after = logic->live.blackout;
-  if (after.same_state(before))
+  if (!logic->blackout_touched() || after.same_state(before))
     return false;
   // Adopting a peer's newer state as it is: keep its stamp, publish nothing.
   if (cmd != nullptr && cmd->kind == command_kind::blackout_replicate

@@ -313,6 +313,7 @@ void agent_state::remove_call(const std::string& call_id, timestamp now) {
 
 outcome agent_state::apply(const command& cmd, timestamp now) {
   now_ = now;
+  blackout_touched_ = false;
   advance_blackout(now);
   outcome out;
   switch (cmd.kind) {
@@ -348,6 +349,7 @@ outcome agent_state::apply(const command& cmd, timestamp now) {
 
 outcome agent_state::advance(timestamp now) {
   now_ = now;
+  blackout_touched_ = false;
   advance_blackout(now);
   outcome out;
   out.body = render_blackout(live.blackout);
@@ -599,6 +601,7 @@ outcome agent_state::on_remove(timestamp now) {
 // -- blackouts --------------------------------------------------------------
 
 void agent_state::begin_blackout(timestamp at) {
+  blackout_touched_ = true;
   auto& b = live.blackout;
   // What changes is the running period, from `at` (or from its earlier
   // start, if one ran already and now starts later).
@@ -614,6 +617,7 @@ void agent_state::begin_blackout(timestamp at) {
 }
 
 void agent_state::end_blackout(timestamp at) {
+  blackout_touched_ = true;
   auto& b = live.blackout;
   const timestamp began = b.start.value_or(at);
   // The running period [began, open) becomes [began, at]: nothing before
@@ -775,6 +779,7 @@ std::optional<timestamp> agent_state::next_deadline() const {
 }
 
 outcome agent_state::on_replicate(const command& cmd, timestamp now) {
+  blackout_touched_ = true;
   outcome out;
   if (cmd.remote_blackout && cmd.remote_blackout->newer_than(live.blackout)) {
     live.blackout = *cmd.remote_blackout;
@@ -788,6 +793,7 @@ outcome agent_state::on_replicate(const command& cmd, timestamp now) {
 }
 
 outcome agent_state::on_blackout(const command& cmd, timestamp now) {
+  blackout_touched_ = true;
   outcome out;
   auto& b = live.blackout;
   const timestamp at = cmd.time.value_or(now);

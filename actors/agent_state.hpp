@@ -51,6 +51,11 @@ public:
   /// The next time at which `advance` has something to do, if any.
   std::optional<timestamp> next_deadline() const;
 
+  /// False when the last `apply` or `advance` cannot have changed the
+  /// blackout (nothing that changes it ran), so that the caller need not
+  /// compare it with the state before (cold in the cache by then).
+  bool blackout_touched() const { return blackout_touched_; }
+
   std::int64_t agent_id() const { return agent_id_; }
 
 private:
@@ -110,6 +115,7 @@ private:
   /// derive_blackouts' scratch space.
   std::vector<interval> derived_;
   bool changed_ = false;
+  bool blackout_touched_ = false;
   /// The time of the command or tick in progress.
   timestamp now_ = 0;
 };
