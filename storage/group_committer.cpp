@@ -52,20 +52,36 @@ bool group_committer::try_write_now(const write_batch& batch,
     cv_.notify_one();
     return false;
   }
-  {
-    std::lock_guard<std::mutex> guard{mtx_};
-    count(1, &counts::by_writer);
-  }
-  done(status);
   // What was handed in meanwhile waited for this write: one group of it is
-  // written here too rather than posting a job or waking the thread.
+  // written here too, at once, rather than posting a job or waking the
+  // thread. The turn ends with the writes, before any callback runs: a
+  // callback answers its request (a socket write, several times longer
+  // than the store write), and writers arriving meanwhile write
+  // themselves instead of queueing behind it; a queued batch costs its
+  // agent two thread hand-offs (the answer and the commit message), and a
+  // turn held through the answers kept the next ones queueing too.
   std::vector<queued> group;
   {
     std::lock_guard<std::mutex> guard{mtx_};
+    count(1, &counts::by_writer);
     if (!stopping_)
       take_group(group);
   }
-  write_turn(group, &counts::by_writer);
+  storage_status group_status;
+  if (!group.empty()) {
+    auto merged = merge(group);
+    group_status = store_.write_or_refuse(merged);
+    if (group_status.stalled) {
+      hand_to_thread(group, merged); // ends the turn
+      done(status);
+      return true;
+    }
+    std::lock_guard<std::mutex> guard{mtx_};
+    count(batches_of(group), &counts::by_writer);
+  }
+  end_inline_write();
+  done(status);
+  finish_group(group, group_status);
   return true;
 }
 

@@ -27,8 +27,9 @@ namespace rapi {
 /// hold one batch, and handing it to the committer's thread and back costs
 /// two wake-ups for nothing. Batches handed in meanwhile wait for that
 /// write, and the writer then writes one group of them too (a writer that
-/// finds someone writing does not wake the thread). Writes still happen
-/// one at a time, in the order the batches were handed in.
+/// finds someone writing does not wake the thread), ending its turn before
+/// any of the callbacks runs. Writes still happen one at a time, in the
+/// order the batches were handed in.
 ///
 /// Given a `poster` (the server passes one that queues a job on the HTTP
 /// listener threads, where the agent actors run), what is still queued
@@ -64,8 +65,8 @@ public:
   void submit(write_batch batch, callback done);
 
   /// If nothing is queued or being written: writes `batch` on the calling
-  /// thread, calls `done` there, then writes one group of what was handed
-  /// in meanwhile (their callbacks run on this thread too); true. Otherwise,
+  /// thread, then one group of what was handed in meanwhile, and calls
+  /// `done` and then their callbacks there; true. Otherwise,
   /// or when the store holds writes back (`kv_store::write_or_refuse`: the
   /// calling thread does not wait out a write stall), false, nothing
   /// written, and the caller submits the batch.

@@ -164,6 +164,52 @@ BOOST_AUTO_TEST_CASE(an_idle_committer_lets_the_writer_write) {
   BOOST_TEST(c.written().batches == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(a_writer_writes_what_waited_and_ends_its_turn_before_answering) {
+  // "b", handed in during "a"'s inline write, is written before "a"'s
+  // callback runs, and by then the turn is over.
+  gated_store store;
+  group_committer c{store};
+  store.close();
+  std::atomic<bool> b_stored{false}, c_wrote{false};
+  std::thread writer{[&] {
+    c.try_write_now(one("a"), [&](const storage_status&) {
+      storage_status got;
+      b_stored = store.get("b", got).has_value();
+      storage_status st;
+      c_wrote = write_now(c, one("c"), st);
+    });
+  }};
+  BOOST_REQUIRE(store.wait_entered(1));
+  auto fb = submit(c, one("b"));
+  store.open();
+  writer.join();
+  BOOST_REQUIRE(ready(fb));
+  BOOST_TEST(b_stored.load());
+  BOOST_TEST(c_wrote.load());
+  BOOST_TEST(c.written().by_writer == 3u);
+  BOOST_TEST(c.written().batches == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(a_writer_nothing_waited_for_ends_its_turn_before_answering) {
+  // The callback answers the request (a socket write, longer than the
+  // store write): meanwhile another writer writes itself rather than
+  // queueing behind it.
+  gated_store store;
+  group_committer c{store};
+  bool inner = false;
+  storage_status st_inner{"untouched"};
+  BOOST_TEST(c.try_write_now(one("a"), [&](const storage_status& st) {
+    BOOST_TEST(st.ok());
+    inner = write_now(c, one("b"), st_inner);
+  }));
+  BOOST_TEST(inner);
+  BOOST_TEST(st_inner.ok());
+  storage_status got;
+  BOOST_TEST(store.get("b", got).has_value());
+  BOOST_TEST(c.written().by_writer == 2u);
+  BOOST_TEST(c.written().groups == 2u);
+}
+
 BOOST_AUTO_TEST_CASE(a_failed_inline_write_reports_its_error) {
   memory_store store;
   store.fail_writes = true;
