@@ -10,14 +10,24 @@ D=${2:?folder}
 mkdir -p "$D"
 D=$(cd "$D" && pwd)
 
+# A port below the kernel's range for outgoing connections (their local
+# ports, and those lingering in TIME_WAIT after a load test, made the
+# broker's bind fail with eaddrinuse), with no socket on it at all.
 free_port() {
-  local p
+  local p low=32768 span
+  read -r low _ < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+  span=$(( low > 12000 ? low - 11000 : 20000 ))
   while :; do
-    p=$(( 20000 + RANDOM % 40000 ))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return
+    p=$(( 10000 + RANDOM % span ))
+    if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      continue
     fi
+    if command -v ss >/dev/null 2>&1 \
+       && [ -n "$(ss -Htan "( sport = :$p )" 2>/dev/null)" ]; then
+      continue
+    fi
+    echo "$p"
+    return
   done
 }
 
