@@ -199,8 +199,10 @@ int run(const server_config& cfg) {
     };
   // With storage.sync every write goes through the committer's thread, so
   // that no listener thread waits for an fsync.
+  // In front of the journal, writers write side by side (no groups).
   auto committer = std::make_unique<group_committer>(
-    timed, 4096, !cfg.storage_sync, std::move(drains));
+    timed, 4096, !cfg.storage_sync, std::move(drains),
+    journal != nullptr);
 
   directory dir;
   hybrid_clock hlc;

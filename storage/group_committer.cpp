@@ -3,8 +3,10 @@
 namespace rapi {
 
 group_committer::group_committer(kv_store& store, std::size_t max_group,
-                                 bool inline_writes, poster post)
+                                 bool inline_writes, poster post,
+                                 bool side_by_side)
   : store_(store), max_group_(max_group), inline_writes_(inline_writes),
+    side_by_side_(inline_writes && side_by_side),
     post_(inline_writes ? std::move(post) : poster{}) {
   thread_ = std::thread([this] { run(); });
 }
@@ -32,6 +34,8 @@ void group_committer::submit(write_batch batch, callback done) {
 
 bool group_committer::try_write_now(const write_batch& batch,
                                     const callback& done) {
+  if (side_by_side_)
+    return write_beside(batch, done);
   {
     std::lock_guard<std::mutex> guard{mtx_};
     if (!inline_writes_ || stopping_ || writing_ || drain_posted_
@@ -48,6 +52,7 @@ bool group_committer::try_write_now(const write_batch& batch,
       std::lock_guard<std::mutex> guard{mtx_};
       writing_ = false;
       thread_turn_ = true;
+      held_.store(true, std::memory_order_release);
     }
     cv_.notify_one();
     return false;
@@ -82,6 +87,31 @@ bool group_committer::try_write_now(const write_batch& batch,
   end_inline_write();
   done(status);
   finish_group(group, group_status);
+  return true;
+}
+
+bool group_committer::write_beside(const write_batch& batch,
+                                   const callback& done) {
+  // No turn to take: while the thread does not hold the writes (after a
+  // stall, or from stop on), a writer writes at once, whoever else is
+  // writing. Batches queued for the thread go first only in that they
+  // came first; no writer waits for them.
+  if (held_.load(std::memory_order_acquire))
+    return false;
+  auto status = store_.write_or_refuse(batch);
+  if (status.stalled) {
+    // As in try_write_now: the thread takes it (and whatever follows
+    // until its queue is empty) and waits the stall out.
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      thread_turn_ = true;
+      held_.store(true, std::memory_order_release);
+    }
+    cv_.notify_one();
+    return false;
+  }
+  beside_.fetch_add(1, std::memory_order_relaxed);
+  done(status);
   return true;
 }
 
@@ -172,6 +202,7 @@ void group_committer::hand_to_thread(std::vector<queued>& group,
                        batches});
     writing_ = false;
     thread_turn_ = true;
+    held_.store(true, std::memory_order_release);
   }
   cv_.notify_one();
 }
@@ -180,6 +211,7 @@ void group_committer::stop() {
   {
     std::lock_guard<std::mutex> guard{mtx_};
     stopping_ = true;
+    held_.store(true, std::memory_order_release);
   }
   cv_.notify_one();
   if (thread_.joinable())
@@ -188,7 +220,12 @@ void group_committer::stop() {
 
 group_committer::counts group_committer::written() const {
   std::lock_guard<std::mutex> guard{mtx_};
-  return counts_;
+  auto c = counts_;
+  const auto beside = beside_.load(std::memory_order_relaxed);
+  c.groups += beside;
+  c.batches += beside;
+  c.by_writer += beside;
+  return c;
 }
 
 bool group_committer::take_group(std::vector<queued>& group) {
@@ -256,8 +293,10 @@ void group_committer::run() {
       writing_ = false;
       // After a stall the thread writes until the queue is empty; then
       // writers write themselves again.
-      if (queue_.empty())
+      if (queue_.empty()) {
         thread_turn_ = false;
+        held_.store(stopping_, std::memory_order_release);
+      }
     }
     finish_group(group, status);
   }

@@ -423,4 +423,70 @@ BOOST_AUTO_TEST_CASE(stop_takes_over_from_a_drain_job_not_yet_run) {
   BOOST_TEST(c->written().by_drain == 0u);
 }
 
+// -- side by side (in front of the journal) ----------------------------------
+
+BOOST_AUTO_TEST_CASE(side_by_side_writers_write_at_the_same_time) {
+  gated_store store;
+  group_committer c{store, 4096, true, {}, true};
+  store.close();
+  std::atomic<int> wrote{0};
+  std::thread first{[&] {
+    storage_status st;
+    wrote += write_now(c, one("a"), st) ? 1 : 0;
+  }};
+  BOOST_REQUIRE(store.wait_entered(1));
+  // "a" is being written (held at the gate): "b" is written beside it,
+  // not queued behind it.
+  std::thread second{[&] {
+    storage_status st;
+    wrote += write_now(c, one("b"), st) ? 1 : 0;
+  }};
+  BOOST_TEST(store.wait_entered(2));
+  store.open();
+  first.join();
+  second.join();
+  BOOST_TEST(wrote.load() == 2);
+  BOOST_TEST(c.written().by_writer == 2u);
+  BOOST_TEST(c.written().groups == 2u);
+  BOOST_TEST(c.written().batches == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(side_by_side_writers_leave_a_stall_to_the_thread) {
+  gated_store store;
+  group_committer c{store, 4096, true, {}, true};
+  store.stalled = true;
+  storage_status st{"untouched"};
+  BOOST_TEST(!write_now(c, one("a"), st)); // held back: the caller submits
+  store.stalled = false;
+  // Until the thread has written what is queued, writers queue too (the
+  // thread holds the writes): "b" follows "a".
+  store.close();
+  auto fa = submit(c, one("a"));
+  BOOST_REQUIRE(store.wait_entered(1));
+  BOOST_TEST(!write_now(c, one("x"), st));
+  auto fb = submit(c, one("b"));
+  store.open();
+  BOOST_REQUIRE(ready(fa));
+  BOOST_REQUIRE(ready(fb));
+  auto order = store.order();
+  BOOST_REQUIRE(order.size() >= 3u);
+  BOOST_TEST(order[0] == "a");
+  BOOST_TEST(order.back() == "  b");
+  storage_status got;
+  BOOST_TEST(!store.get("x", got).has_value());
+  // Then writers write themselves again.
+  BOOST_TEST(write_now(c, one("c"), st));
+  BOOST_TEST(st.ok());
+}
+
+BOOST_AUTO_TEST_CASE(side_by_side_writers_stop_at_stop) {
+  gated_store store;
+  group_committer c{store, 4096, true, {}, true};
+  c.stop();
+  storage_status st;
+  BOOST_TEST(!write_now(c, one("a"), st));
+  storage_status got;
+  BOOST_TEST(!store.get("a", got).has_value());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
