@@ -48,13 +48,7 @@ bool group_committer::try_write_now(const write_batch& batch,
     // The store holds writes back: the caller's thread must not wait that
     // out. Nothing was written; the caller hands the batch in, and the
     // thread takes it (with whatever came meanwhile) and waits.
-    {
-      std::lock_guard<std::mutex> guard{mtx_};
-      writing_ = false;
-      thread_turn_ = true;
-      held_.store(true, std::memory_order_release);
-    }
-    cv_.notify_one();
+    give_thread_the_turn(true);
     return false;
   }
   // What was handed in meanwhile waited for this write: one group of it is
@@ -72,21 +66,8 @@ bool group_committer::try_write_now(const write_batch& batch,
     if (!stopping_)
       take_group(group);
   }
-  storage_status group_status;
-  if (!group.empty()) {
-    auto merged = merge(group);
-    group_status = store_.write_or_refuse(merged);
-    if (group_status.stalled) {
-      hand_to_thread(group, merged); // ends the turn
-      done(status);
-      return true;
-    }
-    std::lock_guard<std::mutex> guard{mtx_};
-    count(batches_of(group), &counts::by_writer);
-  }
-  end_inline_write();
-  done(status);
-  finish_group(group, group_status);
+  const own_write own{done, status};
+  write_turn(group, &counts::by_writer, &own);
   return true;
 }
 
@@ -102,12 +83,7 @@ bool group_committer::write_beside(const write_batch& batch,
   if (status.stalled) {
     // As in try_write_now: the thread takes it (and whatever follows
     // until its queue is empty) and waits the stall out.
-    {
-      std::lock_guard<std::mutex> guard{mtx_};
-      thread_turn_ = true;
-      held_.store(true, std::memory_order_release);
-    }
-    cv_.notify_one();
+    give_thread_the_turn(false);
     return false;
   }
   beside_.fetch_add(1, std::memory_order_relaxed);
@@ -134,22 +110,24 @@ void group_committer::drain() {
 }
 
 void group_committer::write_turn(std::vector<queued>& group,
-                                 std::uint64_t counts::*by) {
-  if (group.empty()) {
-    end_inline_write();
-    return;
-  }
-  auto merged = merge(group);
-  auto status = store_.write_or_refuse(merged);
-  if (status.stalled) {
-    hand_to_thread(group, merged);
-    return;
-  }
-  {
+                                 std::uint64_t counts::*by,
+                                 const own_write* own) {
+  storage_status status;
+  if (!group.empty()) {
+    auto merged = merge(group);
+    status = store_.write_or_refuse(merged);
+    if (status.stalled) {
+      hand_to_thread(group, merged); // ends the turn
+      if (own != nullptr)
+        own->done(own->status);
+      return;
+    }
     std::lock_guard<std::mutex> guard{mtx_};
     count(batches_of(group), by);
   }
   end_inline_write();
+  if (own != nullptr)
+    own->done(own->status);
   finish_group(group, status);
 }
 
@@ -200,11 +178,24 @@ void group_committer::hand_to_thread(std::vector<queued>& group,
                            d(st);
                        },
                        batches});
-    writing_ = false;
-    thread_turn_ = true;
-    held_.store(true, std::memory_order_release);
+    give_thread_the_turn_locked(true);
   }
   cv_.notify_one();
+}
+
+void group_committer::give_thread_the_turn(bool end_turn) {
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    give_thread_the_turn_locked(end_turn);
+  }
+  cv_.notify_one();
+}
+
+void group_committer::give_thread_the_turn_locked(bool end_turn) {
+  if (end_turn)
+    writing_ = false;
+  thread_turn_ = true;
+  held_.store(true, std::memory_order_release);
 }
 
 void group_committer::stop() {

@@ -135,15 +135,28 @@ private:
   /// stall: it goes back to the front of the queue as one batch, and the
   /// thread writes until the queue is empty.
   void hand_to_thread(std::vector<queued>& group, write_batch& merged);
+  /// After a stall: the thread writes until its queue is empty (and ends
+  /// the caller's turn if `end_turn`); wakes it.
+  void give_thread_the_turn(bool end_turn);
+  /// The same under `mtx_`, without waking the thread.
+  void give_thread_the_turn_locked(bool end_turn);
   /// Moves up to `max_group_` queued batches into `group` (under `mtx_`);
   /// false when none was queued.
   bool take_group(std::vector<queued>& group);
   /// The group's batches as one (moved out of the group).
   static write_batch merge(std::vector<queued>& group);
+  /// A writer's own batch, already written: its callback and status.
+  struct own_write {
+    const callback& done;
+    const storage_status& status;
+  };
   /// After a writer's or drain job's turn took `group` (with `writing_`
   /// set): writes it and ends the turn, or, if RocksDB holds the write back
   /// for a stall, hands it to the thread. An empty group just ends the turn.
-  void write_turn(std::vector<queued>& group, std::uint64_t counts::*by);
+  /// Either way the turn ends before any callback runs; a writer's `own`
+  /// callback runs first, then the group's.
+  void write_turn(std::vector<queued>& group, std::uint64_t counts::*by,
+                  const own_write* own = nullptr);
   /// The agents' batches in `group`.
   static std::size_t batches_of(const std::vector<queued>& group);
   /// Counts a group of `batches` written by `by` (the thread: null; under
