@@ -149,6 +149,11 @@ int run(const server_config& cfg) {
   if (!replayed.damaged.empty())
     std::cerr << "recording-api: warning: journal: " << replayed.damaged
               << "\n";
+  if (journaled && !journal->folds_at_idle_priority())
+    std::cerr << "recording-api: note: journal folds run at normal priority "
+                 "(this process may not bring a thread back from idle "
+                 "priority: LimitNICE=+0 or CAP_SYS_NICE allows it; "
+                 "docs/durability.md)\n";
   if (!journaled) {
     // Writes go to RocksDB directly (with storage.sync, an fsync each).
     journal.reset();

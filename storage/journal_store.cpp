@@ -341,8 +341,9 @@ journal_store::open(const std::string& dir, kv_store& inner,
 journal_store::journal_store(kv_store& inner, std::unique_ptr<mapping> map,
                              const journal_options& options,
                              std::uint64_t head, std::uint64_t seq)
-  : inner_(inner), map_(std::move(map)), options_(options), head_(head),
-    tail_(head), seq_(seq) {
+  : inner_(inner), map_(std::move(map)), options_(options),
+    idle_folds_(options.idle_folds && idle_priority_is_reversible()),
+    head_(head), tail_(head), seq_(seq) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -355,6 +356,20 @@ journal_store::~journal_store() {
   thread_.join();
   auto f = lock_folds();
   fold_locked(true);
+}
+
+bool idle_priority_is_reversible() {
+  bool reversible = false;
+  std::thread([&] {
+    const int usual = sched_getscheduler(0);
+    if (usual < 0 || usual == SCHED_IDLE)
+      return;
+    sched_param p{};
+    if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &p) != 0)
+      return;
+    reversible = pthread_setschedparam(pthread_self(), usual, &p) == 0;
+  }).join();
+  return reversible;
 }
 
 storage_status journal_store::write(const write_batch& batch) {
@@ -615,6 +630,10 @@ void journal_store::run() {
   // priority: on a saturated server an idle-priority fold got so little
   // CPU that the ring filled before it ended, and every writer then waited
   // for it (the slowest answers of a closed loop, 17-28 ms).
+  //
+  // Where the process may not switch the thread back (a service's own
+  // user, without LimitNICE=+0), every fold runs at the usual priority: a
+  // thread left at idle priority would be the crawling fold above.
   sched_param normal{};
   const int usual_policy = sched_getscheduler(0);
   auto set_idle = [&](bool idle) {
@@ -622,8 +641,9 @@ void journal_store::run() {
     pthread_setschedparam(pthread_self(), idle ? SCHED_IDLE : usual_policy,
                           idle ? &p : &normal);
   };
-  set_idle(true);
-  bool idle = true;
+  bool idle = idle_folds_;
+  if (idle)
+    set_idle(true);
   std::unique_lock<std::mutex> lk(mtx_);
   bool failed = false;
   while (!stopping_) {
@@ -636,7 +656,7 @@ void journal_store::run() {
       break;
     const bool urgent = fold_asked_;
     lk.unlock();
-    if (urgent == idle)
+    if (idle_folds_ && urgent == idle)
       set_idle(idle = !urgent);
     {
       std::lock_guard<std::mutex> f(fold_mtx_);

@@ -30,7 +30,21 @@ struct journal_options {
   /// that the CPU it runs on switches to other work within about a tenth
   /// of a millisecond (journal_store.cpp says why).
   std::size_t fold_slice_bytes = 16 * 1024;
+  /// Periodic folds run at idle priority (SCHED_IDLE) and a fold asked for
+  /// because the ring is half full at the thread's usual one: but only
+  /// where the process may switch the thread back
+  /// (`idle_priority_is_reversible`). Otherwise, or when false, every fold
+  /// runs at the usual priority.
+  bool idle_folds = true;
 };
+
+/// Whether a thread of this process may go to idle priority (SCHED_IDLE)
+/// and come back to its usual policy. Coming back raises the thread's
+/// priority, which needs CAP_SYS_NICE or an RLIMIT_NICE that allows nice 0
+/// (systemd: `LimitNICE=+0`); a service's own user has neither by default,
+/// and a thread it sent to idle priority would stay there. Tried on a
+/// thread of its own, which then ends.
+bool idle_priority_is_reversible();
 
 /// What opening a journal found in it and wrote to the inner store.
 struct journal_replay {
@@ -100,6 +114,10 @@ public:
   };
   counts written() const;
 
+  /// Whether periodic folds run at idle priority (`journal_options::
+  /// idle_folds`, where the process may switch the thread back).
+  bool folds_at_idle_priority() const { return idle_folds_; }
+
 private:
   struct mapping;
   journal_store(kv_store& inner, std::unique_ptr<mapping> map,
@@ -126,6 +144,7 @@ private:
   kv_store& inner_;
   std::unique_ptr<mapping> map_;
   const journal_options options_;
+  const bool idle_folds_;
 
   mutable std::mutex mtx_;      ///< the ring's head and tail, the maps
   std::condition_variable space_; ///< a fold freed ring space

@@ -17,7 +17,12 @@
 #include <vector>
 
 #include <cstdlib>
+#include <dirent.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "storage/journal_store.hpp"
 #include "storage/memory_store.hpp"
@@ -105,9 +110,150 @@ void poke(const std::string& file, long at, const std::string& bytes) {
   f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
+/// The folding thread's id (the thread named `rapi-journal`), 0 while
+/// there is none.
+pid_t journal_thread() {
+  pid_t found = 0;
+  if (DIR* d = ::opendir("/proc/self/task")) {
+    while (auto* e = ::readdir(d)) {
+      if (e->d_name[0] == '.')
+        continue;
+      std::ifstream comm(std::string("/proc/self/task/") + e->d_name
+                         + "/comm");
+      std::string name;
+      if (std::getline(comm, name) && name == "rapi-journal")
+        found = static_cast<pid_t>(std::atol(e->d_name));
+    }
+    ::closedir(d);
+  }
+  return found;
+}
+
+/// Polls until the folding thread runs under `policy` (its first fold
+/// writing `fill` meanwhile, if given); false at the deadline.
+bool journal_thread_reaches(int policy,
+                            const std::function<void()>& fill = {}) {
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (auto tid = journal_thread(); tid != 0 && sched_getscheduler(tid) == policy)
+      return true;
+    if (fill)
+      fill();
+    else
+      std::this_thread::sleep_for(1ms);
+  }
+  return false;
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(journal)
+
+BOOST_AUTO_TEST_CASE(folds_wait_at_idle_priority_and_a_full_ring_is_folded_at_the_usual) {
+  memory_store inner;
+  journal_replay rep;
+  auto dir = test::make_temp_dir("rapi-journal");
+  auto j = open_journal(dir, inner, options(small_ring, 300ms), rep);
+  struct cleanup {
+    std::unique_ptr<journal_store>& j;
+    std::string dir;
+    ~cleanup() {
+      j.reset();
+      test::remove_dir(dir);
+    }
+  } done{j, dir};
+  if (!idle_priority_is_reversible()) {
+    // Not allowed back: never idle (the next test case's subject).
+    BOOST_TEST(!j->folds_at_idle_priority());
+    BOOST_TEST(journal_thread_reaches(SCHED_OTHER));
+    return;
+  }
+  BOOST_TEST(j->folds_at_idle_priority());
+  BOOST_TEST(journal_thread_reaches(SCHED_IDLE));
+  // Writes filling half the ring ask for a fold: the thread comes back to
+  // its usual priority for it...
+  const std::string value(1000, 'v');
+  int n = 0;
+  BOOST_TEST(journal_thread_reaches(SCHED_OTHER, [&] {
+    BOOST_REQUIRE(j->write(puts({{"k" + std::to_string(n++ % 50), value}})).ok());
+  }));
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (j->written().folds == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(1ms);
+  BOOST_TEST(j->written().folds >= 1u);
+  // ...and the next periodic fold, which nobody asked for, at idle again.
+  BOOST_TEST(journal_thread_reaches(SCHED_IDLE));
+  BOOST_TEST(read(*j, "k0").value_or("") == value);
+}
+
+BOOST_AUTO_TEST_CASE(where_the_thread_could_not_come_back_folds_never_go_idle) {
+  // As the service's own user would be (no CAP_SYS_NICE, RLIMIT_NICE 0):
+  // a child process that dropped them. Allowed nice 0, it may come back.
+  if (::geteuid() != 0) {
+    BOOST_TEST_MESSAGE("not root: cannot drop privileges to check");
+    return;
+  }
+  for (rlim_t nice_limit : {rlim_t{0}, rlim_t{20}}) {
+    pid_t child = ::fork();
+    BOOST_REQUIRE(child >= 0);
+    if (child == 0) {
+      rlimit lim{nice_limit, nice_limit};
+      if (::setrlimit(RLIMIT_NICE, &lim) != 0)
+        ::_exit(20); // raising it needs CAP_SYS_RESOURCE
+      if (::setgid(65534) != 0 || ::setuid(65534) != 0)
+        ::_exit(10);
+      const bool reversible = idle_priority_is_reversible();
+      if (reversible != (nice_limit == 20))
+        ::_exit(11);
+      memory_store inner;
+      journal_replay rep;
+      std::string error;
+      auto dir = "/tmp/rapi-journal-child-" + std::to_string(::getpid());
+      ::mkdir(dir.c_str(), 0700);
+      auto j = journal_store::open(dir, inner, options(small_ring), rep,
+                                   error);
+      if (!j)
+        ::_exit(12);
+      if (j->folds_at_idle_priority() != reversible)
+        ::_exit(13);
+      if (!journal_thread_reaches(reversible ? SCHED_IDLE : SCHED_OTHER))
+        ::_exit(14);
+      j.reset();
+      ::unlink((dir + "/journal").c_str());
+      ::rmdir(dir.c_str());
+      ::_exit(0);
+    }
+    int status = 0;
+    BOOST_REQUIRE(::waitpid(child, &status, 0) == child);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 20) {
+      BOOST_TEST_MESSAGE("RLIMIT_NICE " << nice_limit
+                                        << " not settable here: skipped");
+      continue;
+    }
+    BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 0),
+               "RLIMIT_NICE " << nice_limit << ": child exit status "
+                              << status);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_journal_told_not_to_fold_at_idle_priority_never_does) {
+  memory_store inner;
+  journal_replay rep;
+  auto o = options(small_ring, 50ms);
+  o.idle_folds = false;
+  auto dir = test::make_temp_dir("rapi-journal");
+  auto j = open_journal(dir, inner, o, rep);
+  BOOST_TEST(!j->folds_at_idle_priority());
+  BOOST_TEST(journal_thread_reaches(SCHED_OTHER));
+  BOOST_REQUIRE(j->write(puts({{"a", "1"}})).ok());
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (j->written().folds == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(1ms);
+  BOOST_TEST(j->written().folds >= 1u);
+  BOOST_TEST(sched_getscheduler(journal_thread()) == SCHED_OTHER);
+  j.reset();
+  test::remove_dir(dir);
+}
 
 BOOST_AUTO_TEST_CASE(reads_see_writes_before_they_are_folded) {
   auto dir = test::make_temp_dir("rapi-journal");
