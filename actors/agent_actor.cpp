@@ -64,9 +64,11 @@ void agent_actor_state::persist(outcome out,
   add_changes(batch, entry->id(), logic->live, f.out, &rendered_);
   if (removing)
     add_removal(batch, entry->id());
-  if (publish)
-    batch.put(svc->repl->next_outbox_key(),
+  if (publish) {
+    f.outbox_key = svc->repl->next_outbox_key();
+    batch.put(f.outbox_key,
               svc->repl->encode_change(entry->id(), logic->live.blackout));
+  }
   if (svc->committer == nullptr) {
     complete(f, svc->store->write(batch).message);
     return;
@@ -132,7 +134,7 @@ void agent_actor_state::complete(in_flight& f, const std::string& error) {
   if (!f.answered && (f.out.state_changed || !f.out.recordings.empty()))
     publish();
   if (f.publish)
-    svc->repl->outbox_committed();
+    svc->repl->outbox_committed(f.outbox_key);
   if (f.removing) {
     entry->removed = true;
     f.respond({{}, std::move(f.out.body)});

@@ -109,6 +109,7 @@ private:
     std::function<void(agent_reply)> respond; ///< empty for a timer tick
     bool removing = false;
     bool publish = false; ///< a local blackout change to send to peers
+    std::string outbox_key = {}; ///< its outbox entry, when `publish`
     /// The committer published the new state and answered the request.
     bool answered = false;
   };

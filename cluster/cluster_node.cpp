@@ -156,14 +156,16 @@ std::string node::encode_change(std::int64_t agent_id,
   return encode_blackout(settings_.server_id, agent_id, b);
 }
 
-void node::outbox_committed() {
-  added(1);
+void node::outbox_committed(const std::string& key) {
+  added(key, 1);
 }
 
-void node::added(std::int64_t n) {
+void node::added(const std::string& lowest, std::int64_t n) {
   outbox_depth_ += n;
   {
     std::lock_guard<std::mutex> guard{mtx_};
+    if (late_from_.empty() || lowest < late_from_)
+      late_from_ = lowest;
     dirty_ = true;
   }
   wake_.notify_all();
@@ -171,9 +173,10 @@ void node::added(std::int64_t n) {
 
 void node::enqueue_raw(const std::string& body) {
   write_batch b;
-  b.put(next_outbox_key(), body);
+  auto key = next_outbox_key();
+  b.put(key, body);
   if (store_.write(b).ok())
-    added(1);
+    added(key, 1);
 }
 
 void node::backoff(int& attempt) {
@@ -190,17 +193,43 @@ bool node::publish_new(connection& c, pipeline& p) {
   if (p.unconfirmed.size() >= max_batch)
     return true;
   std::vector<std::pair<std::string, std::string>> batch;
-  // Strictly after the last key sent on this connection.
+  // Strictly after the last key sent on this connection, or from the
+  // lowest key committed since the last look if that is before it (its
+  // batch committed after a higher key's): entries already sent and not
+  // yet confirmed are passed over.
+  std::string late;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    late.swap(late_from_);
+  }
   std::string from = p.last_key.empty() ? std::string(outbox_prefix)
                                         : p.last_key + '\x01';
+  if (!late.empty() && late < from)
+    from = late;
+  bool cut = false;
   auto st = store_.scan(outbox_prefix, from,
                         [&](std::string_view k, std::string_view v) {
+                          if (p.unconfirmed_keys.count(std::string(k)) != 0)
+                            return true;
                           batch.emplace_back(std::string(k), std::string(v));
-                          return p.unconfirmed.size() + batch.size()
-                                 < max_batch;
+                          cut = p.unconfirmed.size() + batch.size()
+                                >= max_batch;
+                          return !cut;
                         });
-  if (!st.ok())
+  if (!st.ok()) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (!late.empty() && (late_from_.empty() || late < late_from_))
+      late_from_ = late;
     return false;
+  }
+  if (cut) {
+    // The rest of a late stretch may lie before `last_key`: look on from
+    // here next time.
+    auto resume = batch.back().first + '\x01';
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (late_from_.empty() || resume < late_from_)
+      late_from_ = resume;
+  }
   amqp_basic_properties_t props;
   std::memset(&props, 0, sizeof props);
   props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_CONTENT_TYPE_FLAG;
@@ -215,7 +244,9 @@ bool node::publish_new(connection& c, pipeline& p) {
       return false;
     // Confirm tags count publishes on the channel, from 1.
     p.unconfirmed.emplace_back(++c.sent, k);
-    p.last_key = k;
+    p.unconfirmed_keys.insert(k);
+    if (k > p.last_key)
+      p.last_key = k;
   }
   return true;
 }
@@ -240,6 +271,7 @@ bool node::read_confirms(connection& c, pipeline& p, int wait_us) {
              || (ack->multiple
                  && p.unconfirmed.front().first <= ack->delivery_tag))) {
     done.erase(p.unconfirmed.front().second);
+    p.unconfirmed_keys.erase(p.unconfirmed.front().second);
     p.unconfirmed.pop_front();
   }
   if (!done.empty()) {
@@ -396,7 +428,7 @@ void node::answer_sync() {
   });
   auto n = static_cast<std::int64_t>(b.ops.size());
   if (!b.empty() && store_.write(b).ok())
-    added(n);
+    added(b.ops.front().key, n); // keys taken in order
 }
 
 void node::consumer_loop() {

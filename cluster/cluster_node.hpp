@@ -73,7 +73,7 @@ public:
   std::string next_outbox_key() override;
   std::string encode_change(std::int64_t agent_id,
                             const blackout_state& b) override;
-  void outbox_committed() override;
+  void outbox_committed(const std::string& key) override;
 
   /// `GET /admin/cluster`.
   std::string status_json() const;
@@ -104,6 +104,8 @@ private:
   /// Publishes without waiting: what has been sent and awaits a confirm.
   struct pipeline {
     std::deque<std::pair<std::uint64_t, std::string>> unconfirmed;
+    std::unordered_set<std::string> unconfirmed_keys;
+    /// The highest key sent on this connection.
     std::string last_key;
   };
   bool publish_new(connection& c, pipeline& p);
@@ -112,8 +114,9 @@ private:
               std::uint64_t generation);
   void answer_sync();
   void enqueue_raw(const std::string& body);
-  /// `n` outbox entries were committed: count them and wake the publisher.
-  void added(std::int64_t n);
+  /// `n` outbox entries, the lowest key `lowest`, were committed: count
+  /// them, have the publisher look from there, and wake it.
+  void added(const std::string& lowest, std::int64_t n);
   void backoff(int& attempt);
 
   settings settings_;
@@ -128,6 +131,10 @@ private:
   mutable std::mutex mtx_;
   std::condition_variable wake_;
   bool dirty_ = true;
+  /// The lowest key committed since the publisher last looked (empty:
+  /// none): where its next look starts if that is before its position, as
+  /// an entry can commit after a higher key was already sent.
+  std::string late_from_;
   std::atomic<std::uint64_t> seq_;
   /// Deliveries applied and ready to acknowledge, with their connection.
   std::deque<std::pair<std::uint64_t, std::uint64_t>> acks_;
