@@ -66,8 +66,9 @@ void agent_actor_state::persist(outcome out,
     add_removal(batch, entry->id());
   if (publish) {
     f.outbox_key = svc->repl->next_outbox_key();
-    batch.put(f.outbox_key,
-              svc->repl->encode_change(entry->id(), logic->live.blackout));
+    f.outbox_message
+      = svc->repl->encode_change(entry->id(), logic->live.blackout);
+    batch.put(f.outbox_key, f.outbox_message);
   }
   if (svc->committer == nullptr) {
     complete(f, svc->store->write(batch).message);
@@ -134,7 +135,7 @@ void agent_actor_state::complete(in_flight& f, const std::string& error) {
   if (!f.answered && (f.out.state_changed || !f.out.recordings.empty()))
     publish();
   if (f.publish)
-    svc->repl->outbox_committed(f.outbox_key);
+    svc->repl->outbox_committed(f.outbox_key, std::move(f.outbox_message));
   if (f.removing) {
     entry->removed = true;
     f.respond({{}, std::move(f.out.body)});

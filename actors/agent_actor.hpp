@@ -110,6 +110,7 @@ private:
     bool removing = false;
     bool publish = false; ///< a local blackout change to send to peers
     std::string outbox_key = {}; ///< its outbox entry, when `publish`
+    std::string outbox_message = {};
     /// The committer published the new state and answered the request.
     bool answered = false;
   };

@@ -26,11 +26,12 @@ public:
                                     const blackout_state& b)
     = 0;
 
-  /// The batch holding the outbox entry `key` was committed. Keys are
-  /// handed out in order, but batches written on different threads can
-  /// commit out of that order: the publisher must not take a committed
-  /// key as the end of what it has seen.
-  virtual void outbox_committed(const std::string& key) = 0;
+  /// The batch holding the outbox entry `key` with `message` was
+  /// committed. Keys are handed out in order, but batches written on
+  /// different threads can commit out of that order: the publisher must
+  /// not take a committed key as the end of what it has seen.
+  virtual void outbox_committed(const std::string& key,
+                                std::string message) = 0;
 };
 
 } // namespace rapi

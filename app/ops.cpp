@@ -440,6 +440,10 @@ std::string operations::metrics_text() const {
   counter("rapi_cluster_duplicates_total",
           "Peer messages ignored as duplicates.",
           static_cast<double>(c.duplicates));
+  counter("rapi_cluster_outbox_looks_total",
+          "Looks through the stored outbox (a new broker connection, or more "
+          "changes waiting than the publisher keeps in memory).",
+          static_cast<double>(c.outbox_looks));
   return out;
 }
 

@@ -1,7 +1,10 @@
 #include "cluster/cluster_node.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <pthread.h>
+#include <unordered_set>
 
 #include <amqp.h>
 #include <amqp_ssl_socket.h>
@@ -17,6 +20,8 @@ namespace {
 
 constexpr std::string_view outbox_prefix = "o:";
 constexpr std::size_t max_batch = 256;
+/// Committed entries the publisher keeps in memory once caught up.
+constexpr std::size_t fresh_cap = 4096;
 constexpr std::size_t recent_ids_kept = 20'000;
 constexpr int channel = 1;
 
@@ -156,16 +161,40 @@ std::string node::encode_change(std::int64_t agent_id,
   return encode_blackout(settings_.server_id, agent_id, b);
 }
 
-void node::outbox_committed(const std::string& key) {
-  added(key, 1);
+void node::outbox_committed(const std::string& key, std::string message) {
+  std::vector<entry> e;
+  e.emplace_back(key, std::move(message));
+  added(std::move(e));
 }
 
-void node::added(const std::string& lowest, std::int64_t n) {
-  outbox_depth_ += n;
+namespace {
+
+/// `from` becomes `key` if that is lower (or `from` is empty).
+void lower(std::string& from, const std::string& key) {
+  if (from.empty() || key < from)
+    from = key;
+}
+
+} // namespace
+
+void node::added(std::vector<entry> entries) {
+  outbox_depth_ += static_cast<std::int64_t>(entries.size());
   {
     std::lock_guard<std::mutex> guard{mtx_};
-    if (late_from_.empty() || lowest < late_from_)
-      late_from_ = lowest;
+    if (collecting_ && fresh_.size() + entries.size() > fresh_cap) {
+      // Too many waiting (a slow broker): the store has them all, and the
+      // publisher looks there from the lowest.
+      collecting_ = false;
+      for (auto& e : fresh_)
+        lower(late_from_, e.first);
+      fresh_.clear();
+    }
+    for (auto& e : entries) {
+      if (collecting_)
+        fresh_.push_back(std::move(e));
+      else
+        lower(late_from_, e.first);
+    }
     dirty_ = true;
   }
   wake_.notify_all();
@@ -176,7 +205,7 @@ void node::enqueue_raw(const std::string& body) {
   auto key = next_outbox_key();
   b.put(key, body);
   if (store_.write(b).ok())
-    added(key, 1);
+    added({{key, body}});
 }
 
 void node::backoff(int& attempt) {
@@ -192,43 +221,73 @@ void node::backoff(int& attempt) {
 bool node::publish_new(connection& c, pipeline& p) {
   if (p.unconfirmed.size() >= max_batch)
     return true;
-  std::vector<std::pair<std::string, std::string>> batch;
-  // Strictly after the last key sent on this connection, or from the
-  // lowest key committed since the last look if that is before it (its
-  // batch committed after a higher key's): entries already sent and not
-  // yet confirmed are passed over.
-  std::string late;
+  const std::size_t budget = max_batch - p.unconfirmed.size();
+  std::vector<entry> batch;
+  // Once caught up, what to send comes from memory: what committed since,
+  // in commit order (no store scan per change: in front of the journal a
+  // scan folds everything pending into RocksDB first). The store is looked
+  // through, in key order and over as many looks as it takes, on a new
+  // connection (the whole outbox) and when more waited than memory keeps
+  // (from the lowest key dropped); memory collects from the start of the
+  // looks, and what a look sends leaves memory.
+  std::string from;
   {
     std::lock_guard<std::mutex> guard{mtx_};
-    late.swap(late_from_);
+    // Keys taken from here on commit after memory collects (or let go
+    // of them again): looks stop short of them.
+    auto collect_from_now = [&] {
+      p.look_until = std::string(outbox_prefix) + keys::hex16(seq_.load());
+      late_from_.clear();
+      collecting_ = true;
+    };
+    if (!p.started) {
+      p.started = true;
+      p.look_from = std::string(outbox_prefix);
+      fresh_.clear();
+      collect_from_now();
+    } else if (!collecting_) {
+      if (!late_from_.empty())
+        lower(p.look_from, late_from_);
+      collect_from_now();
+    }
+    if (p.look_from.empty()) {
+      while (batch.size() < budget && !fresh_.empty()) {
+        if (p.unconfirmed_keys.count(fresh_.front().first) == 0)
+          batch.push_back(std::move(fresh_.front()));
+        fresh_.pop_front();
+      }
+    } else {
+      from = p.look_from;
+    }
   }
-  std::string from = p.last_key.empty() ? std::string(outbox_prefix)
-                                        : p.last_key + '\x01';
-  if (!late.empty() && late < from)
-    from = late;
-  bool cut = false;
-  auto st = store_.scan(outbox_prefix, from,
-                        [&](std::string_view k, std::string_view v) {
-                          if (p.unconfirmed_keys.count(std::string(k)) != 0)
-                            return true;
-                          batch.emplace_back(std::string(k), std::string(v));
-                          cut = p.unconfirmed.size() + batch.size()
-                                >= max_batch;
-                          return !cut;
-                        });
-  if (!st.ok()) {
+  if (!from.empty()) {
+    // Entries sent and not yet confirmed are passed over.
+    ++outbox_looks_;
+    bool cut = false;
+    auto st = store_.scan(outbox_prefix, from,
+                          [&](std::string_view k, std::string_view v) {
+                            if (k >= p.look_until)
+                              return false; // memory has the rest
+                            if (p.unconfirmed_keys.count(std::string(k)) != 0)
+                              return true;
+                            batch.emplace_back(std::string(k),
+                                               std::string(v));
+                            cut = batch.size() >= budget;
+                            return !cut;
+                          });
+    if (!st.ok())
+      return false; // a new connection looks through it all again
+    p.look_from = cut ? batch.back().first + '\x01' : std::string();
+    // What committed during the looks and a look found is sent once.
+    std::unordered_set<std::string> sent;
+    for (auto& e : batch)
+      sent.insert(e.first);
     std::lock_guard<std::mutex> guard{mtx_};
-    if (!late.empty() && (late_from_.empty() || late < late_from_))
-      late_from_ = late;
-    return false;
-  }
-  if (cut) {
-    // The rest of a late stretch may lie before `last_key`: look on from
-    // here next time.
-    auto resume = batch.back().first + '\x01';
-    std::lock_guard<std::mutex> guard{mtx_};
-    if (late_from_.empty() || resume < late_from_)
-      late_from_ = resume;
+    fresh_.erase(std::remove_if(fresh_.begin(), fresh_.end(),
+                                [&](const entry& e) {
+                                  return sent.count(e.first) != 0;
+                                }),
+                 fresh_.end());
   }
   amqp_basic_properties_t props;
   std::memset(&props, 0, sizeof props);
@@ -245,45 +304,59 @@ bool node::publish_new(connection& c, pipeline& p) {
     // Confirm tags count publishes on the channel, from 1.
     p.unconfirmed.emplace_back(++c.sent, k);
     p.unconfirmed_keys.insert(k);
-    if (k > p.last_key)
-      p.last_key = k;
   }
   return true;
 }
 
 bool node::read_confirms(connection& c, pipeline& p, int wait_us) {
-  amqp_frame_t frame;
-  timeval tv{0, wait_us};
-  auto rc = amqp_simple_wait_frame_noblock(c.conn, &frame, &tv);
-  if (rc == AMQP_STATUS_TIMEOUT)
-    return true;
-  if (rc != AMQP_STATUS_OK || frame.frame_type != AMQP_FRAME_METHOD)
-    return rc == AMQP_STATUS_OK; // heartbeats and the like
-  if (frame.payload.method.id == AMQP_BASIC_NACK_METHOD)
-    return false; // republished after reconnecting
-  if (frame.payload.method.id != AMQP_BASIC_ACK_METHOD)
-    return true;
-  auto* ack = static_cast<amqp_basic_ack_t*>(frame.payload.method.decoded);
-  // Delete what the broker now holds: the outbox entry goes only on confirm.
+  // Every confirm that has arrived, the first waited for up to `wait_us`;
+  // the outbox entries they confirm are deleted in one write (an entry
+  // goes only once the broker holds it).
   write_batch done;
-  while (!p.unconfirmed.empty()
-         && (p.unconfirmed.front().first == ack->delivery_tag
-             || (ack->multiple
-                 && p.unconfirmed.front().first <= ack->delivery_tag))) {
-    done.erase(p.unconfirmed.front().second);
-    p.unconfirmed_keys.erase(p.unconfirmed.front().second);
-    p.unconfirmed.pop_front();
+  bool healthy = true;
+  for (int frames = 0; frames < 4096; ++frames) {
+    amqp_frame_t frame;
+    timeval tv{0, frames == 0 ? wait_us : 0};
+    auto rc = amqp_simple_wait_frame_noblock(c.conn, &frame, &tv);
+    if (rc == AMQP_STATUS_TIMEOUT)
+      break;
+    if (rc != AMQP_STATUS_OK) {
+      healthy = false;
+      break;
+    }
+    if (frame.frame_type != AMQP_FRAME_METHOD)
+      continue; // heartbeats and the like
+    if (frame.payload.method.id == AMQP_BASIC_NACK_METHOD) {
+      healthy = false; // republished after reconnecting
+      break;
+    }
+    if (frame.payload.method.id != AMQP_BASIC_ACK_METHOD)
+      continue;
+    auto* ack = static_cast<amqp_basic_ack_t*>(frame.payload.method.decoded);
+    while (!p.unconfirmed.empty()
+           && (p.unconfirmed.front().first == ack->delivery_tag
+               || (ack->multiple
+                   && p.unconfirmed.front().first <= ack->delivery_tag))) {
+      done.erase(p.unconfirmed.front().second);
+      p.unconfirmed_keys.erase(p.unconfirmed.front().second);
+      p.unconfirmed.pop_front();
+    }
   }
+  // rabbitmq-c keeps every frame it read in the connection's memory until
+  // told it may reuse it: about 40 bytes per confirm, for as long as the
+  // connection lasts, without this.
+  amqp_maybe_release_buffers(c.conn);
   if (!done.empty()) {
     store_.write(done);
     auto n = static_cast<std::int64_t>(done.ops.size());
     published_ += static_cast<std::uint64_t>(n);
     outbox_depth_ -= n;
   }
-  return true;
+  return healthy;
 }
 
 void node::publisher_loop() {
+  pthread_setname_np(pthread_self(), "rapi-cluster-pub");
   int attempt = 0;
   auto last_hello = std::chrono::steady_clock::now() - std::chrono::hours(1);
   while (!stopping_.load()) {
@@ -426,12 +499,17 @@ void node::answer_sync() {
       return; // never had a blackout
     b.put(next_outbox_key(), encode_blackout(settings_.server_id, id, s));
   });
-  auto n = static_cast<std::int64_t>(b.ops.size());
-  if (!b.empty() && store_.write(b).ok())
-    added(b.ops.front().key, n); // keys taken in order
+  if (b.empty() || !store_.write(b).ok())
+    return;
+  std::vector<entry> entries;
+  entries.reserve(b.ops.size());
+  for (auto& op : b.ops)
+    entries.emplace_back(std::move(op.key), std::move(op.value));
+  added(std::move(entries));
 }
 
 void node::consumer_loop() {
+  pthread_setname_np(pthread_self(), "rapi-cluster-sub");
   int attempt = 0;
   std::uint64_t generation = 0;
   const std::string queue = "recording-api." + settings_.server_id;
@@ -530,6 +608,7 @@ node::counters node::stats() const {
   c.consumed = consumed_.load();
   c.applied = applied_.load();
   c.duplicates = duplicates_.load();
+  c.outbox_looks = outbox_looks_.load();
   c.synced = synced_.load();
   std::lock_guard<std::mutex> guard{mtx_};
   c.peers = peers_.size();

@@ -73,7 +73,7 @@ public:
   std::string next_outbox_key() override;
   std::string encode_change(std::int64_t agent_id,
                             const blackout_state& b) override;
-  void outbox_committed(const std::string& key) override;
+  void outbox_committed(const std::string& key, std::string message) override;
 
   /// `GET /admin/cluster`.
   std::string status_json() const;
@@ -86,6 +86,9 @@ public:
     std::uint64_t consumed = 0;
     std::uint64_t applied = 0;
     std::uint64_t duplicates = 0;
+    /// Looks through the stored outbox (on a new connection, or when more
+    /// waited than the publisher keeps in memory).
+    std::uint64_t outbox_looks = 0;
     std::size_t peers = 0;
     bool synced = false;
   };
@@ -105,8 +108,11 @@ private:
   struct pipeline {
     std::deque<std::pair<std::uint64_t, std::string>> unconfirmed;
     std::unordered_set<std::string> unconfirmed_keys;
-    /// The highest key sent on this connection.
-    std::string last_key;
+    bool started = false;
+    /// Where the looks through the store go on (empty: caught up), and
+    /// where they end (keys taken after memory began to collect).
+    std::string look_from;
+    std::string look_until;
   };
   bool publish_new(connection& c, pipeline& p);
   bool read_confirms(connection& c, pipeline& p, int wait_us);
@@ -114,9 +120,10 @@ private:
               std::uint64_t generation);
   void answer_sync();
   void enqueue_raw(const std::string& body);
-  /// `n` outbox entries, the lowest key `lowest`, were committed: count
-  /// them, have the publisher look from there, and wake it.
-  void added(const std::string& lowest, std::int64_t n);
+  using entry = std::pair<std::string, std::string>; ///< key, message
+  /// Outbox entries were committed: counts them, hands them to the
+  /// publisher (in memory, or as where to look in the store) and wakes it.
+  void added(std::vector<entry> entries);
   void backoff(int& attempt);
 
   settings settings_;
@@ -131,9 +138,15 @@ private:
   mutable std::mutex mtx_;
   std::condition_variable wake_;
   bool dirty_ = true;
-  /// The lowest key committed since the publisher last looked (empty:
-  /// none): where its next look starts if that is before its position, as
-  /// an entry can commit after a higher key was already sent.
+  /// What the publisher sends needs no store scan once it has caught up:
+  /// while `collecting_`, `fresh_` holds every entry committed since the
+  /// publisher's looks through the store began, in the order they
+  /// committed, less what a look sent. When more than `fresh_cap` waited,
+  /// memory let go of them: `late_from_` is the lowest key let go, where
+  /// the publisher looks again (an entry can commit after a higher key was
+  /// already sent, so a look from the position reached would miss it).
+  std::deque<entry> fresh_;
+  bool collecting_ = false;
   std::string late_from_;
   std::atomic<std::uint64_t> seq_;
   /// Deliveries applied and ready to acknowledge, with their connection.
@@ -149,6 +162,7 @@ private:
   std::atomic<std::uint64_t> consumed_{0};
   std::atomic<std::uint64_t> applied_{0};
   std::atomic<std::uint64_t> duplicates_{0};
+  std::atomic<std::uint64_t> outbox_looks_{0};
   std::atomic<timestamp> last_sync_{0};
   std::atomic<bool> synced_{false};
   std::atomic<bool> sync_requested_{false};

@@ -108,7 +108,8 @@ BOOST_AUTO_TEST_CASE(metrics_pass_promtool_and_count_requests) {
         "rapi_recordings_active{kind=\"Audio\"} 1",
         "rapi_blackouts_active 1", "rapi_storage_write_duration_seconds_count",
         "rapi_storage_size_bytes ", "rapi_amqp_connected{connection=\"publisher\"} 0",
-        "rapi_cluster_outbox_depth 0", "rapi_cluster_published_total 0"})
+        "rapi_cluster_outbox_depth 0", "rapi_cluster_published_total 0",
+        "rapi_cluster_outbox_looks_total 0"})
     BOOST_TEST(has_line_starting(r.body, prefix), prefix);
 }
 
