@@ -43,6 +43,8 @@ setup_env() {
   # the servers and the tests, a pinned scheduler can sit runnable for
   # hundreds of milliseconds (measured by bench/cluster_bench.cpp).
   export RABBITMQ_SCHEDULER_BIND_TYPE=u
+  # An Erlang crash dump goes to the broker's folder, never the caller's.
+  export ERL_CRASH_DUMP="$D/erl_crash.dump"
   export PATH=/usr/lib/rabbitmq/bin:$PATH
   mkdir -p "$HOME"
 }
@@ -62,6 +64,14 @@ case "$cmd" in
       echo "$dist" > "$D/dist_port"
     fi
     export RABBITMQ_NODE_PORT=$port RABBITMQ_DIST_PORT=$dist
+    # Already running in this folder: the same broker, the same URL (a
+    # second node would fail on the distribution port).
+    pid=$(cat "$RABBITMQ_PID_FILE" 2>/dev/null || true)
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null \
+       && rabbitmqctl wait "$RABBITMQ_PID_FILE" --timeout 10 >/dev/null 2>&1; then
+      echo "AMQP_URL=amqp://guest:guest@127.0.0.1:$port"
+      exit 0
+    fi
     if ! rabbitmq-server -detached >"$D/start.log" 2>&1 \
       || ! rabbitmqctl wait "$RABBITMQ_PID_FILE" --timeout 90 >>"$D/start.log" 2>&1; then
       echo "rabbitmq.sh: the broker did not start:" >&2
