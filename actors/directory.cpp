@@ -291,8 +291,9 @@ void directory::restore(const agent_entry_ptr& entry) {
 }
 
 void directory::reserve(std::size_t agents) {
-  // About three identifiers per agent on average (Id, Phone, a username).
-  auto per_shard = agents * 3 / shard_count + 1;
+  // Up to five identifiers per agent (Id, Phone and three usernames): room
+  // for three left a restart of 1M agents with more rehashing (6 % of it).
+  auto per_shard = agents * 5 / shard_count + 1;
   for (auto& s : shards_) {
     std::unique_lock<std::shared_mutex> guard{s.mtx};
     s.map.reserve(s.map.size() + per_shard);

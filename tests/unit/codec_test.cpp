@@ -948,6 +948,58 @@ BOOST_AUTO_TEST_CASE(load_agents_round_trip) {
   BOOST_TEST(!loaded[2].live.blackout.active);
 }
 
+BOOST_AUTO_TEST_CASE(load_agents_hands_over_many_agents_in_order) {
+  // More agents than one chunk the reading thread hands over (2,048), some
+  // with a live state: all of them, in AgentID order, each with its own.
+  rapi::memory_store store;
+  BOOST_REQUIRE(rapi::check_layout(store).empty());
+  constexpr std::int64_t count = 5000;
+  std::vector<agent_profile> profiles;
+  for (std::int64_t id = 1; id <= count; ++id) {
+    agent_profile p;
+    p.id = id;
+    p.phone = "55" + std::to_string(id);
+    profiles.push_back(p);
+  }
+  rapi::write_batch batch;
+  rapi::add_profiles(batch, profiles);
+  rapi::outcome out;
+  out.state_changed = true;
+  for (std::int64_t id = 7; id <= count; id += 1000) {
+    agent_live live;
+    live.blackout.active = true;
+    live.blackout.start = base + id;
+    rapi::add_changes(batch, id, live, out);
+  }
+  BOOST_REQUIRE(store.write(batch).ok());
+  std::vector<rapi::stored_agent> loaded;
+  auto err = rapi::load_agents(
+    store, [&](rapi::stored_agent&& a) { loaded.push_back(std::move(a)); });
+  BOOST_TEST(err == "");
+  BOOST_REQUIRE(loaded.size() == std::size_t(count));
+  for (std::int64_t id = 1; id <= count; ++id) {
+    auto& a = loaded[std::size_t(id - 1)];
+    BOOST_REQUIRE(a.profile.id == id);
+    BOOST_TEST(a.profile.phone == "55" + std::to_string(id));
+    BOOST_TEST(a.has_live == (id % 1000 == 7));
+    if (a.has_live)
+      BOOST_TEST((a.live.blackout.start == base + id));
+  }
+  // One unreadable profile past the first chunks stops the load with its
+  // key named; what came before it was handed over, nothing after.
+  rapi::write_batch bad;
+  bad.put(rapi::keys::profile(4500), "{not json");
+  BOOST_REQUIRE(store.write(bad).ok());
+  std::size_t handed = 0;
+  err = rapi::load_agents(store, [&](rapi::stored_agent&& a) {
+    BOOST_TEST(a.profile.id < 4500);
+    ++handed;
+  });
+  BOOST_TEST(err == "stored profile " + rapi::keys::profile(4500)
+                      + " is unreadable");
+  BOOST_TEST(handed == 4499u);
+}
+
 BOOST_AUTO_TEST_CASE(load_agents_reports_unreadable_values) {
   {
     rapi::memory_store store;
