@@ -174,7 +174,14 @@ BOOST_AUTO_TEST_CASE(confirms_do_not_pile_up_in_memory) {
   send(4000);
   const long grown = resident_kib() - before;
   BOOST_TEST_MESSAGE("resident memory grew by " << grown << " KiB");
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // The sanitizers' allocators hold freed memory back (ASan's quarantine)
+  // and shadow it: resident memory says nothing here; the plain build's
+  // run of this test checks it.
+  BOOST_TEST_MESSAGE("under a sanitizer: resident memory not checked");
+#else
   BOOST_TEST(grown < 64, "resident memory grew by " << grown << " KiB");
+#endif
 }
 
 BOOST_AUTO_TEST_SUITE_END()
