@@ -138,15 +138,13 @@ template <class T>
 class chunk_queue {
 public:
   explicit chunk_queue(std::size_t max_chunks) : max_(max_chunks) {}
-  /// False once the queue was closed (the other side gave up).
-  bool push(std::vector<T> chunk) {
+  /// Waits while `max_chunks` wait. Only the producer closes the queue,
+  /// after its last push.
+  void push(std::vector<T> chunk) {
     std::unique_lock<std::mutex> lk(mtx_);
-    space_.wait(lk, [&] { return closed_ || chunks_.size() < max_; });
-    if (closed_)
-      return false;
+    space_.wait(lk, [&] { return chunks_.size() < max_; });
     chunks_.push_back(std::move(chunk));
     ready_.notify_one();
-    return true;
   }
   /// The next chunk; false once closed and empty.
   bool pop(std::vector<T>& chunk) {
@@ -163,7 +161,6 @@ public:
     std::lock_guard<std::mutex> lk(mtx_);
     closed_ = true;
     ready_.notify_all();
-    space_.notify_all();
   }
 
 private:

@@ -145,6 +145,14 @@ bool journal_thread_reaches(int policy,
   return false;
 }
 
+/// Polls until `j` folded at least once; false at the deadline.
+bool folded_once(journal_store& j) {
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (j.written().folds == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(1ms);
+  return j.written().folds >= 1u;
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(journal)
@@ -177,10 +185,7 @@ BOOST_AUTO_TEST_CASE(folds_wait_at_idle_priority_and_a_full_ring_is_folded_at_th
   BOOST_TEST(journal_thread_reaches(SCHED_OTHER, [&] {
     BOOST_REQUIRE(j->write(puts({{"k" + std::to_string(n++ % 50), value}})).ok());
   }));
-  auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (j->written().folds == 0 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(1ms);
-  BOOST_TEST(j->written().folds >= 1u);
+  BOOST_TEST(folded_once(*j));
   // ...and the next periodic fold, which nobody asked for, at idle again.
   BOOST_TEST(journal_thread_reaches(SCHED_IDLE));
   BOOST_TEST(read(*j, "k0").value_or("") == value);
@@ -246,10 +251,7 @@ BOOST_AUTO_TEST_CASE(a_journal_told_not_to_fold_at_idle_priority_never_does) {
   BOOST_TEST(!j->folds_at_idle_priority());
   BOOST_TEST(journal_thread_reaches(SCHED_OTHER));
   BOOST_REQUIRE(j->write(puts({{"a", "1"}})).ok());
-  auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (j->written().folds == 0 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(1ms);
-  BOOST_TEST(j->written().folds >= 1u);
+  BOOST_TEST(folded_once(*j));
   BOOST_TEST(sched_getscheduler(journal_thread()) == SCHED_OTHER);
   j.reset();
   test::remove_dir(dir);
