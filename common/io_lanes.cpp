@@ -34,6 +34,14 @@ io_lanes::io_lanes(std::size_t lanes) {
 
 io_lanes::~io_lanes() {
   stop();
+  // Every lane's handlers are abandoned before any lane's services go: a
+  // connection that lives on one lane keeps a timer of another (RESTinio's
+  // timers all run on the first lane), and abandoning the connection's
+  // last handler on its lane destroys that timer, whose service must still
+  // be there (ASan: heap-use-after-free at exit, with a connection left
+  // open, when lane 0's context was destroyed first).
+  for (auto& l : lanes_)
+    l->ioc.shutdown();
 }
 
 asio::io_context* io_lanes::mine() {

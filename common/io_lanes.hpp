@@ -58,8 +58,14 @@ public:
   bool stopped() const { return stopped_.load(); }
 
 private:
+  /// An io_context whose services can be shut down before any lane's
+  /// context is destroyed (see ~io_lanes).
+  struct context : asio::io_context {
+    using asio::io_context::io_context;
+    using asio::execution_context::shutdown;
+  };
   struct lane {
-    asio::io_context ioc{1};
+    context ioc{1};
     std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>>
       work;
   };

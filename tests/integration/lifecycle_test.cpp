@@ -7,6 +7,8 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <vector>
+
 #include "tests/integration/fixture.hpp"
 
 using namespace rapi::test;
@@ -53,6 +55,20 @@ BOOST_AUTO_TEST_CASE(config_file_errors_name_the_key) {
 BOOST_AUTO_TEST_CASE(sigterm_exits_zero) {
   demo_server s;
   BOOST_TEST(s.api.get("/api/Agent/GetAll").status == 200);
+  BOOST_TEST(s.srv.stop(SIGTERM) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(sigterm_with_connections_left_open_exits_cleanly) {
+  // Keep-alive connections on both lanes, idle when the server stops: each
+  // connection's timer lives on the first lane, so ending the lanes must
+  // not free one lane's services while another still holds such a
+  // connection (the ASan run of this test reported a use after free).
+  demo_server s;
+  std::vector<http_client> clients;
+  for (int i = 0; i < 4; ++i) {
+    clients.push_back(s.api);
+    BOOST_TEST(clients.back().get("/api/Agent/GetAll").status == 200);
+  }
   BOOST_TEST(s.srv.stop(SIGTERM) == 0);
 }
 
