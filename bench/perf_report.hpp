@@ -298,6 +298,22 @@ inline std::string phase_row(const std::string& first, const value& p,
   return row;
 }
 
+/// Machine-table rows of the idle stall probe (bench/stall_probe.hpp), or
+/// nothing for results written before it.
+inline std::string stall_rows(const value& doc) {
+  const value* runs = member(doc, "machine_stalls");
+  if (!runs || !runs->IsArray())
+    return {};
+  std::string rows;
+  for (auto& run : runs->GetArray())
+    rows += "| stalls of an idle CPU, " + str(run, "when")
+            + " (a thread per CPU reading the clock for "
+            + f("%g", num(run, "seconds"))
+            + " s: gaps it saw, i.e. time the CPU ran something else) | "
+            + str(run, "summary") + " |\n";
+  return rows;
+}
+
 inline std::string render_markdown(const value& doc,
                                    const std::string& notes) {
   std::ostringstream o;
@@ -327,6 +343,7 @@ inline std::string render_markdown(const value& doc,
     << f("%.0f", num(m, "nproc")) << " |\n"
     << "| memory | " << thousands(num(m, "mem_total_mib")) << " MiB |\n"
     << "| kernel | " << str(m, "kernel") << " |\n"
+    << stall_rows(doc)
     << "| server | `recording-api`, Release, default configuration: "
        "`server.threads` 2 (a lane per thread: its own io_context, API "
        "connections spread over the lanes in turn, no strands; "
@@ -395,7 +412,8 @@ inline std::string render_markdown(const value& doc,
       << f("%.0f", num(m, "nproc") * 100)
       << " %), measured over the window from /proc; *other CPU* is what "
          "the rest of the machine used meanwhile (busy time minus irq, "
-         "server and client: other processes), which should be near 0; "
+         "steal, server and client: other processes), which should be "
+         "near 0; "
          "RSS is the server's at the end of the window.\n\n"
          "| scenario / target | req/s | p50 ms | p90 ms | p99 ms | p99.9 ms "
          "| errors | server CPU | client CPU | other CPU | server RSS |\n"
