@@ -394,11 +394,19 @@ inline std::string render_markdown(const value& doc,
     for (auto& t : v->GetArray()) {
       const bool applies = t["applies"].GetBool();
       const bool met = t["met"].GetBool();
+      const value* info = member(t, "information");
+      // Results written before the flag say so in the target's text.
+      const bool information =
+        info && info->IsBool()
+          ? info->GetBool()
+          : str(t, "target").find("information)") != std::string::npos;
       o << "| " << str(t, "target") << " | " << str(t, "measured") << " | "
         << str(t, "limit") << " | "
-        << (!applies ? "not applicable (smaller run)"
-            : met    ? "**met**"
-                     : "**missed**")
+        << (!applies      ? "not applicable (smaller run)"
+            : information ? (met ? "within (not a target)"
+                                 : "over (not a target)")
+            : met         ? "**met**"
+                          : "**missed**")
         << " |\n";
     }
   o << "\n";
