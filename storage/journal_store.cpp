@@ -538,17 +538,29 @@ storage_status journal_store::fold_locked(bool sync, bool pause) {
     // fold (the ring is half full, or a write waits for space) or another
     // thread waits for this one (a scan): a saturated server leaves a
     // thread at idle priority little CPU after each sleep, and such a fold
-    // would crawl while the ring fills.
+    // would crawl while the ring fills. From then on the fold also runs at
+    // the thread's usual priority: at idle priority it got a CPU only when
+    // one was idle, and on a busy server a recordings query waited 10-50
+    // ms for the rest of a periodic fold before its own scan could start.
     bool pausing = pause;
+    auto still_pausing = [&] {
+      {
+        std::lock_guard<std::mutex> lk(mtx_);
+        pausing = !fold_asked_ && fold_waiters_.load() == 0;
+      }
+      if (!pausing)
+        fold_priority(false);
+    };
     std::function<void()> between;
-    if (pause)
+    if (pause) {
+      still_pausing();
       between = [&] {
         if (!pausing)
           return;
         std::this_thread::sleep_for(std::chrono::microseconds(1));
-        std::lock_guard<std::mutex> lk(mtx_);
-        pausing = !fold_asked_ && fold_waiters_.load() == 0;
+        still_pausing();
       };
+    }
     st = write_in_slices(inner_, batch, options_.fold_slice_bytes, between);
   } else {
     // Written by an unsynced fold (for a scan) since: only the sync is due.
@@ -611,6 +623,16 @@ std::unique_lock<std::mutex> journal_store::lock_folds() {
   return f;
 }
 
+void journal_store::fold_priority(bool idle) {
+  if (!idle_folds_ || idle == fold_idle_now_)
+    return;
+  sched_param p{};
+  if (pthread_setschedparam(pthread_self(), idle ? SCHED_IDLE : usual_policy_,
+                            &p)
+      == 0)
+    fold_idle_now_ = idle;
+}
+
 storage_status journal_store::fold() {
   auto f = lock_folds();
   return fold_locked(true);
@@ -634,16 +656,11 @@ void journal_store::run() {
   // Where the process may not switch the thread back (a service's own
   // user, without LimitNICE=+0), every fold runs at the usual priority: a
   // thread left at idle priority would be the crawling fold above.
-  sched_param normal{};
-  const int usual_policy = sched_getscheduler(0);
-  auto set_idle = [&](bool idle) {
-    sched_param p{};
-    pthread_setschedparam(pthread_self(), idle ? SCHED_IDLE : usual_policy,
-                          idle ? &p : &normal);
-  };
-  bool idle = idle_folds_;
-  if (idle)
-    set_idle(true);
+  //
+  // And a periodic fold that a thread comes to wait for (a scan, a ring
+  // gone half full) goes on at the usual priority (fold_locked).
+  usual_policy_ = sched_getscheduler(0);
+  fold_priority(true);
   std::unique_lock<std::mutex> lk(mtx_);
   bool failed = false;
   while (!stopping_) {
@@ -656,8 +673,7 @@ void journal_store::run() {
       break;
     const bool urgent = fold_asked_;
     lk.unlock();
-    if (idle_folds_ && urgent == idle)
-      set_idle(idle = !urgent);
+    fold_priority(!urgent);
     {
       std::lock_guard<std::mutex> f(fold_mtx_);
       failed = !fold_locked(true, true).ok();

@@ -11,6 +11,8 @@
 #include <string_view>
 #include <thread>
 
+#include <sched.h>
+
 #include "storage/kv_store.hpp"
 #include "storage/pending_table.hpp"
 
@@ -135,6 +137,9 @@ private:
   /// `fold_mtx_`, for any thread but the folding thread (which stops
   /// pausing between slices while one waits).
   std::unique_lock<std::mutex> lock_folds();
+  /// The folding thread only: to idle priority or back to its usual one
+  /// (a no-op without `idle_folds_` or when already there).
+  void fold_priority(bool idle);
   void run();
 
   /// Each key's newest value, in the ring: nothing is copied per write
@@ -166,6 +171,10 @@ private:
   std::mutex fold_mtx_; ///< one fold at a time
   /// Threads other than the folding thread waiting for `fold_mtx_`.
   std::atomic<int> fold_waiters_{0};
+  /// The folding thread's own: its policy before it went idle, and whether
+  /// it is at idle priority now.
+  int usual_policy_ = SCHED_OTHER;
+  bool fold_idle_now_ = false;
   std::thread thread_;
 };
 

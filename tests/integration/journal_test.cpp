@@ -8,10 +8,13 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,6 +24,7 @@
 #include <sched.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -189,6 +193,104 @@ BOOST_AUTO_TEST_CASE(folds_wait_at_idle_priority_and_a_full_ring_is_folded_at_th
   // ...and the next periodic fold, which nobody asked for, at idle again.
   BOOST_TEST(journal_thread_reaches(SCHED_IDLE));
   BOOST_TEST(read(*j, "k0").value_or("") == value);
+}
+
+BOOST_AUTO_TEST_CASE(a_periodic_fold_someone_waits_for_goes_on_at_the_usual_priority) {
+  // At idle priority a fold gets a CPU only when one is idle: on a busy
+  // server a scan (a recordings query) waiting for the rest of a periodic
+  // fold waited 10-50 ms. Once a thread waits, the fold comes back to the
+  // usual priority.
+  if (!idle_priority_is_reversible()) {
+    BOOST_TEST_MESSAGE("idle priority is not reversible here: nothing to test");
+    return;
+  }
+  /// Every write into it waits at a gate the test opens.
+  struct gated_store final : forwarding_store {
+    using forwarding_store::forwarding_store;
+    std::mutex m;
+    std::condition_variable cv;
+    int arrived = 0; ///< writes that reached the gate, in all
+    int allowed = 0; ///< writes let through, in all
+    bool open = false;
+    storage_status pass() {
+      std::unique_lock<std::mutex> lk(m);
+      const int me = arrived++;
+      cv.notify_all();
+      cv.wait(lk, [&] { return open || me < allowed; });
+      return {};
+    }
+    storage_status write(const write_batch& b) override {
+      pass();
+      return inner_.write(b);
+    }
+    storage_status write_views(const write_view& b) override {
+      pass();
+      return inner_.write_views(b);
+    }
+    /// Waits until `n` writes reached the gate; false at the deadline.
+    bool reached(int n) {
+      std::unique_lock<std::mutex> lk(m);
+      return cv.wait_for(lk, 10s, [&] { return arrived >= n; });
+    }
+    void let_through(int n) {
+      std::lock_guard<std::mutex> lk(m);
+      allowed = n;
+      cv.notify_all();
+    }
+    void open_up() {
+      std::lock_guard<std::mutex> lk(m);
+      open = true;
+      cv.notify_all();
+    }
+  };
+  memory_store mem;
+  gated_store inner(mem);
+  // Every key written before the first periodic fold, even under TSan.
+  auto o = options(1 << 20, 200ms);
+  o.fold_slice_bytes = 1000;
+  journal_replay rep;
+  auto dir = test::make_temp_dir("rapi-journal");
+  auto j = open_journal(dir, inner, o, rep);
+  const std::string value(995, 'v'); // a slice per key
+  for (int i = 0; i < 10; ++i)
+    BOOST_REQUIRE(j->write(puts({{"k" + std::to_string(i), value}})).ok());
+  // The periodic fold, at idle priority, holds its first slice at the gate.
+  BOOST_REQUIRE(inner.reached(1));
+  const pid_t folder = journal_thread();
+  BOOST_TEST(sched_getscheduler(folder) == SCHED_IDLE);
+  // A thread comes to wait for it (blocked on the journal's fold lock).
+  std::atomic<pid_t> waiter_tid{0};
+  storage_status waited;
+  std::thread waiter([&] {
+    waiter_tid = static_cast<pid_t>(::syscall(SYS_gettid));
+    waited = j->fold();
+  });
+  auto blocked = [&] {
+    std::ifstream stat("/proc/self/task/" + std::to_string(waiter_tid.load())
+                       + "/stat");
+    std::string text((std::istreambuf_iterator<char>(stat)),
+                     std::istreambuf_iterator<char>());
+    auto close = text.rfind(')');
+    return close != std::string::npos && close + 2 < text.size()
+           && text[close + 2] == 'S';
+  };
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while ((waiter_tid == 0 || !blocked())
+         && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(1ms);
+  // The next slice comes at the usual priority.
+  inner.let_through(1);
+  BOOST_REQUIRE(inner.reached(2));
+  BOOST_TEST(sched_getscheduler(folder) == SCHED_OTHER);
+  inner.open_up();
+  waiter.join();
+  BOOST_TEST(waited.ok());
+  for (int i = 0; i < 10; ++i)
+    BOOST_TEST(read(mem, "k" + std::to_string(i)).value_or("") == value);
+  // The next periodic fold, which nobody waits for, is at idle again.
+  BOOST_TEST(journal_thread_reaches(SCHED_IDLE));
+  j.reset();
+  test::remove_dir(dir);
 }
 
 BOOST_AUTO_TEST_CASE(where_the_thread_could_not_come_back_folds_never_go_idle) {
