@@ -136,6 +136,11 @@ int run(const server_config& cfg) {
   jopts.capacity_bytes = static_cast<std::uint64_t>(cfg.storage_journal_mb)
                          << 20;
   jopts.fold_interval = std::chrono::milliseconds(cfg.storage_journal_fold_ms);
+  // The prefixes scanned while serving: recordings queries and the
+  // cluster's outbox read what is pending without folding it first.
+  for (auto p : {keys::time_prefix, keys::agent_index_prefix,
+                 keys::outbox_prefix})
+    jopts.listed_prefixes.emplace_back(p);
   journal_replay replayed;
   auto journal = journal_store::open(cfg.data_dir, *rocks, jopts, replayed,
                                      error);

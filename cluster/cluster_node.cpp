@@ -18,7 +18,7 @@ namespace rapi::cluster {
 
 namespace {
 
-constexpr std::string_view outbox_prefix = "o:";
+using keys::outbox_prefix;
 constexpr std::size_t max_batch = 256;
 /// Committed entries the publisher keeps in memory once caught up.
 constexpr std::size_t fresh_cap = 4096;

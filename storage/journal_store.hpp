@@ -4,12 +4,15 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include <sched.h>
 
@@ -38,6 +41,13 @@ struct journal_options {
   /// (`idle_priority_is_reversible`). Otherwise, or when false, every fold
   /// runs at the usual priority.
   bool idle_folds = true;
+  /// Key prefixes whose keys the journal also lists as they are written
+  /// (the recordings' indexes, the cluster's outbox): a scan within one of
+  /// them merges what is pending into the inner store's scan, where a scan
+  /// elsewhere first folds everything pending into the inner store (a
+  /// whole fold's work, tens of milliseconds on a busy server, for one
+  /// page of a recordings query).
+  std::vector<std::string> listed_prefixes;
 };
 
 /// Whether a thread of this process may go to idle priority (SCHED_IDLE)
@@ -72,8 +82,9 @@ struct journal_replay {
 ///
 /// Opening the journal replays every record not yet folded into the inner
 /// store, in order, before anything else reads it. Reads see every
-/// acknowledged write: `get` looks in the map first, `scan` folds what is
-/// pending first.
+/// acknowledged write: `get` looks in the map first; `scan` merges what is
+/// pending into the inner store's scan for a listed prefix
+/// (`journal_options::listed_prefixes`) and folds it first otherwise.
 ///
 /// Not for `storage.sync`: an fsync per write goes to RocksDB directly.
 class journal_store final : public kv_store {
@@ -127,6 +138,14 @@ private:
                 std::uint64_t seq);
 
   storage_status append(const write_batch& batch, bool refuse);
+  /// Whether `key` starts with a listed prefix.
+  bool listed(std::string_view key) const;
+  /// `inner_.scan`, with `over` (pending keys in order: a value, or
+  /// nullopt for an erase) merged in, newer than the store's.
+  storage_status merged_scan(
+    const std::map<std::string, std::optional<std::string>>& over,
+    std::string_view prefix, std::string_view from,
+    const std::function<bool(std::string_view, std::string_view)>& fn);
   /// Under `fold_mtx_`. Writes what is pending into the inner store;
   /// `sync`: fsynced, after which the ring space of every record written
   /// so far is freed (an unsynced fold frees none). `pause`: sleeps
@@ -159,6 +178,10 @@ private:
   std::uint64_t seq_;             ///< sequence number of the next record
   pending_map pending_;           ///< journaled, not yet being folded
   pending_map folding_;           ///< being written by a fold
+  /// The keys of `pending_` and `folding_` under a listed prefix (views
+  /// into the ring, each once).
+  std::vector<std::string_view> pending_listed_;
+  std::vector<std::string_view> folding_listed_;
   std::uint64_t folding_end_ = 0; ///< head and seq when `folding_` was taken
   std::uint64_t folding_seq_ = 0;
   std::uint64_t written_end_ = 0; ///< records before it are in the store

@@ -66,13 +66,14 @@ std::string by_time(std::int64_t start_ms, std::uint64_t seq,
                     std::string_view id) {
   std::string out;
   out.reserve(2 + 34 + 1 + id.size());
-  out += "t:";
+  out += time_prefix;
   append_index_tail(out, start_ms, seq, id);
   return out;
 }
 
 std::string agent_prefix(std::int64_t agent_id) {
-  std::string out = prefixed_hex("g:", static_cast<std::uint64_t>(agent_id));
+  std::string out =
+    prefixed_hex(agent_index_prefix, static_cast<std::uint64_t>(agent_id));
   out.push_back(':');
   return out;
 }
@@ -81,7 +82,7 @@ std::string by_agent(std::int64_t agent_id, std::int64_t start_ms,
                      std::uint64_t seq, std::string_view id) {
   std::string out;
   out.reserve(2 + 17 + 34 + 1 + id.size());
-  out += "g:";
+  out += agent_index_prefix;
   append_hex16(out, static_cast<std::uint64_t>(agent_id));
   out.push_back(':');
   append_index_tail(out, start_ms, seq, id);

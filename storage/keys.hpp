@@ -14,6 +14,8 @@
 /// |                                       | first                          |
 /// | `g:<agent:16 hex>:<inv start>:<inv    | "" — one agent's recordings,   |
 /// | seq>:<uuid>`                          | newest first                   |
+/// | `o:<sequence:16 hex>`                 | a blackout change the cluster  |
+/// |                                       | has not yet published          |
 ///
 /// `inv start` is `INT64_MAX - StartTime(ms)` and `inv seq` is
 /// `UINT64_MAX - creation sequence`, both 16 hex digits, so that a forward
@@ -48,5 +50,7 @@ std::string_view id_of_index_key(std::string_view key);
 constexpr std::string_view profile_prefix = "p:";
 constexpr std::string_view live_prefix = "a:";
 constexpr std::string_view time_prefix = "t:";
+constexpr std::string_view agent_index_prefix = "g:";
+constexpr std::string_view outbox_prefix = "o:";
 
 } // namespace rapi::keys

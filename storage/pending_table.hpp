@@ -47,14 +47,16 @@ public:
   /// Slots allocated (for tests).
   std::size_t capacity() const { return capacity_; }
 
-  /// Sets `key`'s value (inserting it). A long key's view is replaced by
-  /// this one (the newer record's copy of the same bytes).
-  void put(std::string_view key, const pending_value& v) {
+  /// Sets `key`'s value (inserting it); true when the key was not in the
+  /// table. A long key's view is replaced by this one (the newer record's
+  /// copy of the same bytes).
+  bool put(std::string_view key, const pending_value& v) {
     if ((size_ + 1) * 2 > capacity_)
       grow();
     const auto h = hash_(key);
     slot* s = probe(key, h);
-    if (s->gen != gen_) {
+    const bool inserted = s->gen != gen_;
+    if (inserted) {
       s->gen = gen_;
       s->tag = tag_of(h);
       s->set_key(key);
@@ -65,6 +67,7 @@ public:
     s->value = v.data;
     s->size = v.size;
     s->erase = v.erase;
+    return inserted;
   }
 
   /// `key`'s value, or false.

@@ -157,6 +157,45 @@ bool folded_once(journal_store& j) {
   return j.written().folds >= 1u;
 }
 
+/// Every write into it waits at a gate the test opens.
+struct gated_store final : forwarding_store {
+  using forwarding_store::forwarding_store;
+  std::mutex m;
+  std::condition_variable cv;
+  int arrived = 0; ///< writes that reached the gate, in all
+  int allowed = 0; ///< writes let through, in all
+  bool open = false;
+  storage_status pass() {
+    std::unique_lock<std::mutex> lk(m);
+    const int me = arrived++;
+    cv.notify_all();
+    cv.wait(lk, [&] { return open || me < allowed; });
+    return {};
+  }
+  storage_status write(const write_batch& b) override {
+    pass();
+    return inner_.write(b);
+  }
+  storage_status write_views(const write_view& b) override {
+    pass();
+    return inner_.write_views(b);
+  }
+  /// Waits until `n` writes reached the gate; false at the deadline.
+  bool reached(int n) {
+    std::unique_lock<std::mutex> lk(m);
+    return cv.wait_for(lk, 10s, [&] { return arrived >= n; });
+  }
+  void let_through(int n) {
+    std::lock_guard<std::mutex> lk(m);
+    allowed = n;
+    cv.notify_all();
+  }
+  void open_up() {
+    std::lock_guard<std::mutex> lk(m);
+    open = true;
+    cv.notify_all();
+  }
+};
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(journal)
@@ -204,45 +243,6 @@ BOOST_AUTO_TEST_CASE(a_periodic_fold_someone_waits_for_goes_on_at_the_usual_prio
     BOOST_TEST_MESSAGE("idle priority is not reversible here: nothing to test");
     return;
   }
-  /// Every write into it waits at a gate the test opens.
-  struct gated_store final : forwarding_store {
-    using forwarding_store::forwarding_store;
-    std::mutex m;
-    std::condition_variable cv;
-    int arrived = 0; ///< writes that reached the gate, in all
-    int allowed = 0; ///< writes let through, in all
-    bool open = false;
-    storage_status pass() {
-      std::unique_lock<std::mutex> lk(m);
-      const int me = arrived++;
-      cv.notify_all();
-      cv.wait(lk, [&] { return open || me < allowed; });
-      return {};
-    }
-    storage_status write(const write_batch& b) override {
-      pass();
-      return inner_.write(b);
-    }
-    storage_status write_views(const write_view& b) override {
-      pass();
-      return inner_.write_views(b);
-    }
-    /// Waits until `n` writes reached the gate; false at the deadline.
-    bool reached(int n) {
-      std::unique_lock<std::mutex> lk(m);
-      return cv.wait_for(lk, 10s, [&] { return arrived >= n; });
-    }
-    void let_through(int n) {
-      std::lock_guard<std::mutex> lk(m);
-      allowed = n;
-      cv.notify_all();
-    }
-    void open_up() {
-      std::lock_guard<std::mutex> lk(m);
-      open = true;
-      cv.notify_all();
-    }
-  };
   memory_store mem;
   gated_store inner(mem);
   // Every key written before the first periodic fold, even under TSan.
@@ -508,6 +508,76 @@ BOOST_AUTO_TEST_CASE(a_scan_folds_without_freeing_the_ring_until_a_synced_fold) 
   BOOST_TEST(again.records == 0u);
   j.reset();
   db.reset();
+  test::remove_dir(dir);
+}
+
+BOOST_AUTO_TEST_CASE(a_scan_of_a_listed_prefix_merges_what_is_pending_without_a_fold) {
+  // The recordings query scans an index page by page while the server
+  // writes: a fold first would write every pending key for each page.
+  auto dir = test::make_temp_dir("rapi-journal");
+  memory_store inner;
+  BOOST_REQUIRE(inner.write(puts({{"t:1", "stored"}, {"t:3", "stored"},
+                                  {"t:5", "stored"}, {"u:0", "other"}}))
+                  .ok());
+  auto o = options(1 << 20);
+  o.listed_prefixes = {"t:"};
+  journal_replay rep;
+  auto j = open_journal(dir, inner, o, rep);
+  write_batch b = puts({{"t:2", "new"}, {"t:3", "newer"}, {"t:6", "new"},
+                        {"u:1", "unlisted"}, {"a:1", "unlisted"}});
+  b.erase("t:5");
+  BOOST_REQUIRE(j->write(b).ok());
+  BOOST_REQUIRE(j->write(puts({{"t:2", "newest"}})).ok()); // listed once
+  auto scan = [&](std::string_view prefix, std::string_view from,
+                  std::size_t stop_after = 100) {
+    std::vector<std::string> seen;
+    auto st = j->scan(prefix, from, [&](std::string_view k, std::string_view v) {
+      seen.push_back(std::string(k) + "=" + std::string(v));
+      return seen.size() < stop_after;
+    });
+    BOOST_REQUIRE_MESSAGE(st.ok(), st.message);
+    return seen;
+  };
+  using list = std::vector<std::string>;
+  BOOST_TEST(scan("t:", "") == (list{"t:1=stored", "t:2=newest", "t:3=newer",
+                                     "t:6=new"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(scan("t:", "t:3") == (list{"t:3=newer", "t:6=new"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(scan("t:", "", 2) == (list{"t:1=stored", "t:2=newest"}),
+             boost::test_tools::per_element());
+  // Nothing was folded for those: the inner store has none of it.
+  BOOST_TEST(j->written().folds == 0u);
+  BOOST_TEST(!read(inner, "t:2").has_value());
+  BOOST_TEST(read(inner, "t:5").value_or("") == "stored");
+
+  // A fold in progress: what it is writing and what came after it are
+  // both seen, the newer over the older.
+  j.reset(); // folds everything
+  gated_store gate(inner);
+  j = open_journal(dir, gate, o, rep);
+  BOOST_REQUIRE(j->write(puts({{"t:7", "folding"}, {"t:8", "folding"}})).ok());
+  storage_status folded;
+  std::thread folder([&] { folded = j->fold(); });
+  BOOST_REQUIRE(gate.reached(1)); // the fold holds its write at the gate
+  BOOST_REQUIRE(j->write(puts({{"t:8", "pending"}, {"t:9", "pending"}})).ok());
+  BOOST_TEST(scan("t:7", "") == (list{"t:7=folding"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(scan("t:", "t:7") == (list{"t:7=folding", "t:8=pending",
+                                        "t:9=pending"}),
+             boost::test_tools::per_element());
+  gate.open_up();
+  folder.join();
+  BOOST_TEST(folded.ok());
+  BOOST_TEST(scan("t:", "t:7") == (list{"t:7=folding", "t:8=pending",
+                                        "t:9=pending"}),
+             boost::test_tools::per_element());
+
+  // An unlisted prefix still folds first, and sees the same.
+  BOOST_TEST(scan("u:", "") == (list{"u:0=other", "u:1=unlisted"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(read(inner, "t:9").value_or("") == "pending"); // folded for it
+  j.reset();
   test::remove_dir(dir);
 }
 
