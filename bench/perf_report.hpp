@@ -438,7 +438,7 @@ inline std::string render_markdown(const value& doc,
     for (const char* name : {"status", "lifecycle"})
       if (const value* s = member(sc, name))
         o << "- **" << name << "**: server / baseline = **"
-          << f("%.2f", num(*s, "ratio")) << "** ("
+          << f("%.3f", num(*s, "ratio")) << "** ("
           << thousands(num(*s, "agents")) << " agents"
           << (std::string(name) == "lifecycle"
                 && num(pa, "prime_calls") > 0

@@ -1399,7 +1399,7 @@ std::vector<verdict> judge(const options& o, const results& r) {
     const double want = p.name == "status" ? 0.70 : 0.50;
     if (o.run_baseline && o.run_server)
       v.push_back({p.name + " req/s vs baseline (closed loop)",
-                   fmt("%.2f", p.ratio()) + " ("
+                   fmt("%.3f", p.ratio()) + " ("
                      + fmt("%.0f", p.server.closed.req_per_s) + " / "
                      + fmt("%.0f", p.baseline.closed.req_per_s) + ")",
                    ">= " + fmt("%.2f", want), true, p.ratio() >= want});
