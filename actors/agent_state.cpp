@@ -796,7 +796,7 @@ outcome agent_state::on_blackout(const command& cmd, timestamp now) {
   blackout_touched_ = true;
   outcome out;
   auto& b = live.blackout;
-  const timestamp at = cmd.time.value_or(now);
+  timestamp at = cmd.time.value_or(now);
   if (cmd.kind == command_kind::blackout_start) {
     if (!b.active) {
       if (b.scheduled_stop && at > *b.scheduled_stop) {
@@ -828,6 +828,14 @@ outcome agent_state::on_blackout(const command& cmd, timestamp now) {
       b.origin = settings_->server_id;
       changed_ = true;
     } else if (began) {
+      // A plain stop (receipt time, no time given) received before the
+      // start of the blackout it finds: the start came from another
+      // server between this stop's receipt and now, or that server's
+      // clock runs ahead of this one's. The client asked to stop what the
+      // agent shows: it ends at its start. Only a time the client gave can
+      // be before the start (400).
+      if (!cmd.time_given && at < *began)
+        at = *began;
       if (at < *began) {
         out.error = {agent_errc::invalid_time,
                      "BlackoutStopTime " + format_time(at)

@@ -1511,6 +1511,27 @@ BOOST_FIXTURE_TEST_CASE(stop_before_start_is_invalid_time, agent_fixture) {
               == interval{base + 10 * sec, std::nullopt}));
 }
 
+BOOST_FIXTURE_TEST_CASE(a_plain_stop_received_before_the_start_it_finds_ends_it,
+                        agent_fixture) {
+  // Cluster: a Stop received on this server at 5 s, and a Start made on
+  // another at 10 s (or whose clock runs ahead) applied here before the
+  // Stop is. A stop at its receipt time would be before the start (400
+  // for a stop time the client gives); a plain one ends the blackout at
+  // its start.
+  start_call("c-1", base);
+  auto audio = start(command_kind::record_start, base);
+  ok(blackout(command_kind::blackout_start, base + 10 * sec), base + 10 * sec);
+  command plain = blackout(command_kind::blackout_stop, base + 5 * sec);
+  plain.time_given = false; // the receipt time, as http/params.cpp sets it
+  auto out = ok(plain, base + 11 * sec);
+  BOOST_TEST(!st.live.blackout.active);
+  BOOST_TEST(parse(out.body).find("Active")->boolean == false);
+  BOOST_TEST(rec(audio).blackouts.empty()); // zero length: no interval
+  // Retried, it finds no blackout: 200, nothing changes.
+  ok(plain, base + 12 * sec);
+  BOOST_TEST(!st.live.blackout.active);
+}
+
 BOOST_FIXTURE_TEST_CASE(zero_length_blackout_leaves_no_interval,
                         agent_fixture) {
   // Start and stop in the same millisecond, no earlier blackout: the
