@@ -371,7 +371,12 @@ inline std::string render_markdown(const value& doc,
     << " s after " << f("%g", num(pa, "warmup")) << " s warm-up"
     << (num(pa, "closed_runs") > 1
           ? ", measured " + f("%.0f", num(pa, "closed_runs"))
-              + " times per target (the run with the median req/s counts)"
+              + " times per target"
+              + (member(pa, "closed_runs_alternate")
+                   ? std::string(", the baseline's and the server's runs "
+                                 "alternating")
+                   : std::string())
+              + " (the run with the median req/s counts)"
           : std::string())
     << ", each open-loop step " << f("%g", num(pa, "step_seconds"))
     << " s after " << f("%g", num(pa, "step_warmup")) << " s"

@@ -13,9 +13,10 @@
 ///   (runs recovery-bench and folds its JSON in).
 ///
 /// `status` and `lifecycle` run against baseline-server (RESTinio answering
-/// a fixed 200 body) and then the real server with identical client
-/// settings: a closed loop for the maximum rate, then open-loop steps at
-/// fractions of that maximum (latency from the scheduled send time). The
+/// a fixed 200 body) and the real server with identical client settings:
+/// both are started and primed, their closed-loop runs (the maximum rate)
+/// alternate, baseline then server, and then each target's open-loop steps
+/// run at fractions of its maximum (latency from the scheduled send time). The
 /// load comes from `load_client.hpp` (epoll, keep-alive, no pipelining).
 ///
 /// Before each load phase it waits for other processes to go quiet and
@@ -190,11 +191,11 @@ const char* const usage_text =
   "                        of a core meanwhile; the least disturbed\n"
   "                        attempt counts (default 2; quick 0)\n"
   "  --max-other PCT       see --retries (default 15)\n"
-  "  --closed-runs N       measure each target's closed loop N times, one\n"
-  "                        after the other; the run with the median req/s\n"
-  "                        counts, so one slow or fast moment of the\n"
-  "                        machine does not decide a ratio (default 3;\n"
-  "                        quick 1)\n"
+  "  --closed-runs N       measure each target's closed loop N times, the\n"
+  "                        two targets' runs alternating; the run with\n"
+  "                        the median req/s counts, so one slow or fast\n"
+  "                        moment of the machine does not decide a ratio\n"
+  "                        (default 3; quick 1)\n"
   "  --half-runs N         measure each target's step at half the maximum\n"
   "                        N times, one after the other; the run with the\n"
   "                        median p99 counts and every p99 is reported\n"
@@ -916,36 +917,79 @@ phase_result take_median(std::vector<phase_result>& runs, Key key) {
   return std::move(runs[(runs.size() - 1) / 2]);
 }
 
-target_result run_target(const std::string& scenario, bool baseline,
-                         const options& o) {
+struct scenario_pair {
+  std::string name;
+  target_result baseline;
+  target_result server;
+
+  double ratio() const {
+    return baseline.closed.req_per_s > 0
+             ? server.closed.req_per_s / baseline.closed.req_per_s
+             : 0;
+  }
+  /// The open-loop step at half the maximum.
+  static const phase_result* half(const target_result& t) {
+    for (auto& p : t.open)
+      if (p.fraction == 0.5)
+        return &p;
+    return nullptr;
+  }
+};
+
+/// One target of a scenario, alive from `open_target` to `close_target`:
+/// its process, data folder and workloads. The two targets of a scenario
+/// are open together so that their closed-loop runs can alternate.
+struct target_session {
+  std::string scenario;
+  bool baseline = false;
+  std::string label_base;
+  std::string dir;
+  std::optional<server_child> child;
+  target_info info{};
+  std::vector<std::unique_ptr<workload>> loads;
+  std::vector<lifecycle_workload*> lifecycles;
+  std::vector<phase_result> closed_runs;
   target_result r;
-  r.kind = baseline ? "baseline" : "server";
-  r.agents = scenario == "lifecycle" ? o.lifecycle_agents : o.agents;
-  const std::string label_base = scenario + " " + r.kind;
-  std::printf("%s\n[%s] starting %s\n", rule, label_base.c_str(),
-              baseline ? RAPI_BASELINE_BINARY
-                       : rapi::test::binary_path().c_str());
+
+  bool failed() const { return !r.failure.empty(); }
+  /// Records `e` as the failure and stops the process.
+  void fail(const std::exception& e) {
+    r.failure = e.what();
+    std::printf("[%s] FAILED: %s\n", label_base.c_str(), e.what());
+    std::fflush(stdout);
+    child.reset();
+  }
+};
+
+/// Starts the target, provisions its agents and primes them (lifecycle).
+void open_target(target_session& s, const options& o) {
+  auto& r = s.r;
+  r.kind = s.baseline ? "baseline" : "server";
+  r.agents = s.scenario == "lifecycle" ? o.lifecycle_agents : o.agents;
+  s.label_base = s.scenario + " " + r.kind;
+  std::printf("%s\n[%s] starting %s\n", rule, s.label_base.c_str(),
+              s.baseline ? RAPI_BASELINE_BINARY
+                         : rapi::test::binary_path().c_str());
   std::fflush(stdout);
-  const std::string dir = rapi::test::make_temp_dir("rapi-bench-rec");
+  s.dir = rapi::test::make_temp_dir("rapi-bench-rec");
   server_child::env_list env;
-  if (!o.server_log.empty() && !baseline)
+  if (!o.server_log.empty() && !s.baseline)
     env.emplace_back("RECORDING_API__LOG__LEVEL", o.server_log);
-  std::vector<std::string> args = server_args(dir);
-  if (baseline) {
+  std::vector<std::string> args = server_args(s.dir);
+  if (s.baseline) {
     args.push_back("--threads");
     args.push_back(std::to_string(o.server_threads));
   }
   auto t0 = clock::now();
-  std::optional<server_child> child;
   try {
-    child.emplace(baseline ? RAPI_BASELINE_BINARY
-                           : rapi::test::binary_path(),
-                  args, env, std::chrono::minutes(2));
+    s.child.emplace(s.baseline ? RAPI_BASELINE_BINARY
+                               : rapi::test::binary_path(),
+                    args, env, std::chrono::minutes(2));
     r.start_ms = ms_since(t0);
-    target_info t{child->pid(), child->api_port()};
+    s.info = target_info{s.child->pid(), s.child->api_port()};
 
-    if (!baseline) {
-      http_client admin("127.0.0.1", child->admin_port());
+    if (!s.baseline) {
+      http_client admin("127.0.0.1", s.child->admin_port());
       admin.set_timeout(std::chrono::minutes(5));
       t0 = clock::now();
       for (std::uint64_t next = 1; next <= r.agents;) {
@@ -955,16 +999,14 @@ target_result run_target(const std::string& scenario, bool baseline,
       }
       r.provision_ms = ms_since(t0);
       std::printf("[%s] %" PRIu64 " agents provisioned in %.0f ms\n",
-                  label_base.c_str(), r.agents, r.provision_ms);
+                  s.label_base.c_str(), r.agents, r.provision_ms);
     }
 
     // One workload per client thread; lifecycle agents are split so that
     // each agent is driven by one thread only.
-    std::vector<std::unique_ptr<workload>> loads;
-    std::vector<lifecycle_workload*> lifecycles;
     for (unsigned i = 0; i < o.client_threads; ++i) {
-      if (scenario == "status") {
-        loads.push_back(
+      if (s.scenario == "status") {
+        s.loads.push_back(
           std::make_unique<status_workload>(r.agents, 1000 + i));
       } else {
         std::vector<std::uint64_t> ids;
@@ -973,39 +1015,56 @@ target_result run_target(const std::string& scenario, bool baseline,
           ids.push_back(id);
         auto w = std::make_unique<lifecycle_workload>(
           std::move(ids), o.screen_share, o.duplicate_share, 2000 + i);
-        lifecycles.push_back(w.get());
-        loads.push_back(std::move(w));
+        s.lifecycles.push_back(w.get());
+        s.loads.push_back(std::move(w));
       }
     }
 
-    if (!lifecycles.empty() && o.prime_calls > 0)
-      prime(label_base, t, loads, lifecycles, o, r);
+    if (!s.lifecycles.empty() && o.prime_calls > 0)
+      prime(s.label_base, s.info, s.loads, s.lifecycles, o, r);
+  } catch (const std::exception& e) {
+    s.fail(e);
+  }
+}
 
-    const std::string closed_label = label_base + " closed";
-    const unsigned closed_runs = std::max(1u, o.closed_runs);
-    std::vector<phase_result> runs;
-    for (unsigned i = 0; i < closed_runs; ++i) {
-      std::printf("[%s] closed loop, %u connections, %.1f s + %.1f s "
-                  "warm-up (run %u of %u)\n",
-                  closed_label.c_str(), o.connections, o.seconds, o.warmup,
-                  i + 1, closed_runs);
-      std::fflush(stdout);
-      runs.push_back(measure_phase(closed_label, t, loads, o, false, 0, 0));
-      print_phase_line(closed_label, runs.back());
-      r.closed_runs.push_back(runs.back().req_per_s);
-    }
-    r.closed = take_median(
-      runs, [](const phase_result& p) { return p.req_per_s; });
-    if (runs.size() > 1)
-      std::printf("[%s] median of %zu runs: %.0f req/s\n",
-                  closed_label.c_str(), runs.size(), r.closed.req_per_s);
+/// Closed-loop run `i` (0-based) of `o.closed_runs`.
+void closed_run(target_session& s, unsigned i, const options& o) {
+  if (s.failed())
+    return;
+  const std::string label = s.label_base + " closed";
+  try {
+    std::printf("[%s] closed loop, %u connections, %.1f s + %.1f s "
+                "warm-up (run %u of %u)\n",
+                label.c_str(), o.connections, o.seconds, o.warmup, i + 1,
+                std::max(1u, o.closed_runs));
+    std::fflush(stdout);
+    s.closed_runs.push_back(
+      measure_phase(label, s.info, s.loads, o, false, 0, 0));
+    print_phase_line(label, s.closed_runs.back());
+    s.r.closed_runs.push_back(s.closed_runs.back().req_per_s);
+  } catch (const std::exception& e) {
+    s.fail(e);
+  }
+}
 
+/// The median closed-loop run, then the open-loop steps.
+void open_steps(target_session& s, const options& o) {
+  if (s.failed() || s.closed_runs.empty())
+    return;
+  auto& r = s.r;
+  r.closed = take_median(
+    s.closed_runs, [](const phase_result& p) { return p.req_per_s; });
+  if (s.closed_runs.size() > 1)
+    std::printf("[%s closed] median of %zu runs: %.0f req/s\n",
+                s.label_base.c_str(), s.closed_runs.size(),
+                r.closed.req_per_s);
+  try {
     const double max_rate = o.open_max > 0 ? o.open_max : r.closed.req_per_s;
     for (double f : o.steps) {
       const double rate = std::max(1.0, max_rate * f);
       char label[96];
       std::snprintf(label, sizeof label, "%s open %.0f%%",
-                    label_base.c_str(), f * 100);
+                    s.label_base.c_str(), f * 100);
       // The step whose p99 is a target runs a few times, and the run with
       // the median p99 counts (one moment of a shared machine does not
       // decide it either way).
@@ -1016,7 +1075,8 @@ target_result run_target(const std::string& scenario, bool baseline,
           std::printf("[%s] run %u of %u\n", label, i + 1, n);
           std::fflush(stdout);
         }
-        step_runs.push_back(measure_phase(label, t, loads, o, true, rate, f));
+        step_runs.push_back(
+          measure_phase(label, s.info, s.loads, o, true, rate, f));
         print_phase_line(label, step_runs.back());
         if (f == 0.5)
           r.half_runs_p99.push_back(step_runs.back().latency.p99);
@@ -1028,18 +1088,59 @@ target_result run_target(const std::string& scenario, bool baseline,
         std::printf("[%s] median p99 of %u runs: %.2f ms\n", label, n,
                     r.open.back().latency.p99);
     }
-    for (auto* l : lifecycles)
-      r.calls += l->calls();
-    r.memory_end = read_mem(child->pid());
-    r.log_bytes = child->output_bytes();
-    r.exit_code = child->stop(SIGTERM, std::chrono::minutes(1));
   } catch (const std::exception& e) {
-    r.failure = e.what();
-    std::printf("[%s] FAILED: %s\n", label_base.c_str(), e.what());
+    s.fail(e);
   }
-  child.reset();
-  rapi::test::remove_dir(dir);
-  return r;
+}
+
+/// Stops the target and returns its results.
+target_result close_target(target_session& s) {
+  if (!s.failed() && s.child) {
+    try {
+      for (auto* l : s.lifecycles)
+        s.r.calls += l->calls();
+      s.r.memory_end = read_mem(s.child->pid());
+      s.r.log_bytes = s.child->output_bytes();
+      s.r.exit_code = s.child->stop(SIGTERM, std::chrono::minutes(1));
+    } catch (const std::exception& e) {
+      s.fail(e);
+    }
+  }
+  s.child.reset();
+  if (!s.dir.empty())
+    rapi::test::remove_dir(s.dir);
+  return std::move(s.r);
+}
+
+/// Both targets of `scenario` (those `o` asks for): started and primed
+/// together, their closed-loop runs alternating (baseline, server,
+/// baseline, ...) so that a machine that speeds up or slows down over the
+/// minutes of a scenario moves both sides of the ratio alike, then each
+/// target's open-loop steps.
+scenario_pair run_scenario(const std::string& scenario, const options& o) {
+  scenario_pair p;
+  p.name = scenario;
+  std::vector<std::unique_ptr<target_session>> open;
+  for (bool baseline : {true, false}) {
+    if (baseline ? !o.run_baseline : !o.run_server)
+      continue;
+    auto s = std::make_unique<target_session>();
+    s->scenario = scenario;
+    s->baseline = baseline;
+    open_target(*s, o);
+    open.push_back(std::move(s));
+  }
+  for (unsigned i = 0; i < std::max(1u, o.closed_runs); ++i)
+    for (auto& s : open)
+      closed_run(*s, i, o);
+  for (auto& s : open)
+    open_steps(*s, o);
+  p.baseline.kind = "baseline";
+  p.server.kind = "server";
+  p.baseline.failure = p.server.failure = "not run (--targets)";
+  for (auto& s : open)
+    (s->baseline ? p.baseline : p.server) = close_target(*s);
+  return p;
 }
 
 // -- getall ------------------------------------------------------------------
@@ -1344,24 +1445,6 @@ void write_target(json_writer& w, const target_result& t) {
   w.EndObject();
 }
 
-struct scenario_pair {
-  std::string name;
-  target_result baseline;
-  target_result server;
-
-  double ratio() const {
-    return baseline.closed.req_per_s > 0
-             ? server.closed.req_per_s / baseline.closed.req_per_s
-             : 0;
-  }
-  /// The open-loop step at half the maximum.
-  static const phase_result* half(const target_result& t) {
-    for (auto& p : t.open)
-      if (p.fraction == 0.5)
-        return &p;
-    return nullptr;
-  }
-};
 
 struct results {
   std::vector<stall_run> stalls;
@@ -1576,6 +1659,8 @@ std::string to_json(const options& o, const results& r,
   w.Uint(o.retries);
   w.Key("closed_runs");
   w.Uint(o.closed_runs);
+  w.Key("closed_runs_alternate");
+  w.Bool(true);
   w.Key("half_runs");
   w.Uint(o.half_runs);
   w.Key("max_other_pct");
@@ -1774,15 +1859,7 @@ int run(const options& o) {
   for (const char* sc : {"status", "lifecycle"}) {
     if (!wants(o, sc))
       continue;
-    scenario_pair p;
-    p.name = sc;
-    p.baseline.kind = "baseline";
-    p.server.kind = "server";
-    p.baseline.failure = p.server.failure = "not run (--targets)";
-    if (o.run_baseline)
-      p.baseline = run_target(sc, true, o);
-    if (o.run_server)
-      p.server = run_target(sc, false, o);
+    scenario_pair p = run_scenario(sc, o);
     std::printf("[%s] server / baseline: %.2f\n", sc, p.ratio());
     r.pairs.push_back(std::move(p));
   }
